@@ -1,0 +1,187 @@
+import { BroadcastChannel } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+import { Piscina } from 'piscina';
+import type { AppPoolConfig } from '../config/application-host.js';
+import {
+  poolChannelName, type BatchResult, type BatchTask, type LateResponseMessage, type PoolControlMessage,
+  type PoolWorkerData, type WireRequest, type WireResponse,
+} from './wire.js';
+
+/** A request waiting for its application pool: what the listener needs back. */
+export interface PoolRequest {
+  readonly wire: WireRequest;
+  /** Called once with the response, unless the pool failed the request (then `fail`). */
+  complete(response: WireResponse): void;
+  fail(status: 500 | 503, reason: string): void;
+}
+
+/** Most requests per batch task (shared/anchors/perf-anchors.md: batch32). */
+export const MAX_BATCH = 32;
+
+const WORKER_FILE = new URL('../worker/worker-entry.js', import.meta.url);
+
+export type PoolState = 'Started' | 'Stopping' | 'Stopped';
+
+/**
+ * An application pool (WAS + w3wp): a piscina pool whose workers run the integrated pipeline.
+ *
+ * Requests arriving in one event-loop turn are gathered and sent as one task (at most
+ * {@link MAX_BATCH}); the batch leaves on `setImmediate`, i.e. right after uWS has delivered
+ * everything it read in this turn. `queueLength` bounds requests waiting or in flight: past
+ * it the listener answers 503 at once, as HTTP.sys does when a pool's queue is full.
+ */
+export class ApplicationPool {
+  readonly config: AppPoolConfig;
+  #piscina: Piscina | undefined;
+  #state: PoolState = 'Started';
+  #batch: PoolRequest[] = [];
+  #scheduled = false;
+  readonly #inflight = new Map<number, PoolRequest>();
+  readonly #workerData: PoolWorkerData;
+  #flushBound = () => this.#flush();
+
+  constructor(config: AppPoolConfig, configFile: string, configText: string, revalidateMs: number) {
+    this.config = config;
+    this.#workerData = {
+      configFile,
+      configText,
+      poolName: config.name,
+      classic: config.managedPipelineMode === 'Classic',
+      channel: poolChannelName(config.name, randomUUID()),
+      revalidateMs,
+    };
+    if (config.startMode === 'AlwaysRunning') this.#start();
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get state(): PoolState {
+    return this.#state;
+  }
+
+  /** Requests queued or running in the workers. */
+  get queueLength(): number {
+    return this.#inflight.size + this.#batch.length;
+  }
+
+  get workerCount(): number {
+    return this.#piscina?.threads.length ?? 0;
+  }
+
+  /** On-demand activation: the first request starts the workers and waits for them. */
+  #start(): Piscina {
+    if (this.#piscina) return this.#piscina;
+    const threads = Math.max(1, this.config.maxProcesses);
+    const piscina = new Piscina({
+      filename: WORKER_FILE.href,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: Infinity,
+      // 'sync' parks an idle worker in a blocking Atomics.wait, which would starve requests
+      // still awaiting I/O after their batch returned; 'async' waits with Atomics.waitAsync.
+      atomics: 'async',
+      // One batch per worker at a time keeps batches large; more queue in piscina.
+      concurrentTasksPerWorker: 1,
+      stricterFIFO: true,
+      workerData: this.#workerData,
+    });
+    piscina.on('message', (msg: LateResponseMessage) => {
+      if (msg && msg.w3core === 'response') this.#complete(msg.response);
+    });
+    piscina.on('error', (err: unknown) => console.error(`w3core: application pool '${this.name}' worker error:`, err));
+    this.#piscina = piscina;
+    return piscina;
+  }
+
+  /** Queues a request for the pool's workers. */
+  dispatch(request: PoolRequest): void {
+    if (this.#state !== 'Started') {
+      request.fail(503, 'application pool unavailable');
+      return;
+    }
+    if (this.queueLength >= this.config.queueLength) {
+      request.fail(503, 'queue full');
+      return;
+    }
+    this.#batch.push(request);
+    if (this.#batch.length >= MAX_BATCH) this.#flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flushBound);
+    }
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.#batch.length === 0) return;
+    const batch = this.#batch;
+    this.#batch = [];
+    const piscina = this.#start();
+    const requests: WireRequest[] = [];
+    const transferList: ArrayBuffer[] = [];
+    for (const r of batch) {
+      this.#inflight.set(r.wire.id, r);
+      requests.push(r.wire);
+      const entity = r.wire.entity;
+      if (entity && entity.byteOffset === 0 && entity.byteLength === entity.buffer.byteLength && entity.byteLength >= 65536) {
+        transferList.push(entity.buffer as ArrayBuffer);
+      }
+    }
+    const task: BatchTask = { requests };
+    piscina.run(task, { transferList }).then(
+      (result: BatchResult) => {
+        for (const response of result.responses) this.#complete(response);
+      },
+      (err: unknown) => {
+        // The task failed as a whole (a worker died): its requests that had no response yet
+        // get 503 rather than a hung connection.
+        for (const r of batch) {
+          if (this.#inflight.delete(r.wire.id)) r.fail(503, `worker failure: ${(err as Error).message}`);
+        }
+      },
+    );
+  }
+
+  #complete(response: WireResponse): void {
+    const request = this.#inflight.get(response.id);
+    if (!request) return;
+    this.#inflight.delete(response.id);
+    request.complete(response);
+  }
+
+  /**
+   * Stops the pool: StopListening and ApplicationStop run in every worker (bounded by
+   * `timeoutMs`), then the workers end. Requests still queued get 503.
+   */
+  async stop(timeoutMs = 5000): Promise<void> {
+    if (this.#state !== 'Started') return;
+    this.#state = 'Stopping';
+    for (const r of this.#batch) r.fail(503, 'application pool stopping');
+    this.#batch = [];
+    const piscina = this.#piscina;
+    if (piscina) {
+      const channel = new BroadcastChannel(this.#workerData.channel);
+      const expected = piscina.threads.length;
+      await new Promise<void>((resolve) => {
+        let acks = 0;
+        const timer = setTimeout(resolve, timeoutMs);
+        channel.onmessage = (event: unknown) => {
+          const msg = (event as { data: PoolControlMessage }).data;
+          if (msg.w3core === 'stopped' && ++acks >= expected) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        channel.postMessage({ w3core: 'stop' } satisfies PoolControlMessage);
+      });
+      channel.close();
+      await piscina.destroy();
+      this.#piscina = undefined;
+    }
+    for (const r of this.#inflight.values()) r.fail(503, 'application pool stopped');
+    this.#inflight.clear();
+    this.#state = 'Stopped';
+  }
+}

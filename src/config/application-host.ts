@@ -1,0 +1,235 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import {
+  expandEnvironment, readBool, readEnum, readRequired, readString, readTimeSpan, readUint,
+} from './attributes.js';
+import { child, parseXml, type XmlElement } from './xml.js';
+
+/**
+ * `system.applicationHost` as read from applicationHost.config: sites with their bindings,
+ * applications and virtual directories, and application pools (iis-reference.md §2.4, §2.5).
+ */
+export interface BindingConfig {
+  readonly protocol: 'http' | 'https';
+  /** `*` (or empty) means every address. */
+  readonly ip: string;
+  readonly port: number;
+  /** Empty means any host header. Lower-cased. */
+  readonly host: string;
+  readonly bindingInformation: string;
+}
+
+export interface VirtualDirectoryConfig {
+  readonly path: string;
+  readonly physicalPath: string;
+  readonly allowSubDirConfig: boolean;
+}
+
+export interface ApplicationConfig {
+  readonly path: string;
+  readonly applicationPool: string;
+  /** Longest path first, so the first prefix match wins. */
+  readonly virtualDirectories: readonly VirtualDirectoryConfig[];
+}
+
+export interface SiteConfig {
+  readonly id: number;
+  readonly name: string;
+  readonly serverAutoStart: boolean;
+  readonly bindings: readonly BindingConfig[];
+  /** Longest path first. */
+  readonly applications: readonly ApplicationConfig[];
+}
+
+export interface AppPoolConfig {
+  readonly name: string;
+  readonly queueLength: number;
+  readonly autoStart: boolean;
+  readonly managedPipelineMode: 'Integrated' | 'Classic';
+  readonly startMode: 'OnDemand' | 'AlwaysRunning';
+  readonly enableConfigurationOverride: boolean;
+  readonly maxProcesses: number;
+  readonly idleTimeoutMs: number;
+}
+
+/** A `<location path>` block: `path` is `Site/app/dir` without leading or trailing slashes. */
+export interface LocationConfig {
+  readonly path: string;
+  readonly webServer: XmlElement;
+}
+
+export interface ServerConfig {
+  readonly file: string;
+  readonly sites: readonly SiteConfig[];
+  readonly appPools: ReadonlyMap<string, AppPoolConfig>;
+  /** Root `system.webServer` of applicationHost.config (outside any location). */
+  readonly webServer: XmlElement | undefined;
+  readonly locations: readonly LocationConfig[];
+}
+
+const POOL_NAME_INVALID = /[|<>&"/[\]+=;:,?*@\\]/;
+
+/** Reads and validates applicationHost.config; throws {@link ConfigError} naming file, line, attribute. */
+export function loadApplicationHost(file: string): ServerConfig {
+  const absolute = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (err) {
+    throw new ConfigError(absolute, 0, undefined, `cannot read the configuration file: ${(err as Error).message}`);
+  }
+  return parseApplicationHost(text, absolute);
+}
+
+export function parseApplicationHost(text: string, file: string): ServerConfig {
+  const root = parseXml(text, file);
+  if (root.name !== 'configuration') {
+    throw new ConfigError(file, root.line, undefined, `the root element must be <configuration>, not <${root.name}>`);
+  }
+  const baseDir = dirname(file);
+  const appHost = child(root, 'system.applicationHost');
+  const appPools = readAppPools(child(appHost, 'applicationPools'));
+  const sites = readSites(child(appHost, 'sites'), appPools, baseDir, file);
+  const locations: LocationConfig[] = [];
+  for (const el of root.children) {
+    if (el.name !== 'location') continue;
+    const webServer = child(el, 'system.webServer');
+    if (webServer) locations.push({ path: normalizeLocationPath(readString(el, 'path', '')), webServer });
+  }
+  return Object.freeze({ file, sites, appPools, webServer: child(root, 'system.webServer'), locations });
+}
+
+export function normalizeLocationPath(path: string): string {
+  const p = path.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '');
+  return p === '.' ? '' : p;
+}
+
+function readAppPools(el: XmlElement | undefined): Map<string, AppPoolConfig> {
+  const pools = new Map<string, AppPoolConfig>();
+  const defaults = child(el, 'applicationPoolDefaults');
+  for (const add of el?.children ?? []) {
+    if (add.name !== 'add') continue;
+    const name = readRequired(add, 'name', 'add');
+    if (POOL_NAME_INVALID.test(name)) {
+      throw new ConfigError(add.file, add.line, 'name', `'${name}' contains a character not allowed in an application pool name`);
+    }
+    if (pools.has(name.toLowerCase())) {
+      throw new ConfigError(add.file, add.line, 'name', `application pool '${name}' is defined twice`);
+    }
+    const pick = (n: string) => (add.attributes.has(n) ? add : defaults);
+    const processModel = child(add, 'processModel') ?? child(defaults, 'processModel');
+    pools.set(name.toLowerCase(), Object.freeze({
+      name,
+      queueLength: readUint(pick('queueLength'), 'queueLength', 1000, 10, 65535),
+      autoStart: readBool(pick('autoStart'), 'autoStart', true),
+      managedPipelineMode: readEnum(pick('managedPipelineMode'), 'managedPipelineMode', ['Integrated', 'Classic'] as const, 'Integrated'),
+      startMode: readEnum(pick('startMode'), 'startMode', ['OnDemand', 'AlwaysRunning'] as const, 'OnDemand'),
+      enableConfigurationOverride: readBool(pick('enableConfigurationOverride'), 'enableConfigurationOverride', true),
+      maxProcesses: readUint(processModel, 'maxProcesses', 1, 0, 64),
+      idleTimeoutMs: readTimeSpan(processModel, 'idleTimeout', 20 * 60_000),
+    }));
+  }
+  return pools;
+}
+
+function readSites(
+  el: XmlElement | undefined, pools: Map<string, AppPoolConfig>, baseDir: string, file: string,
+): SiteConfig[] {
+  if (!el) throw new ConfigError(file, 1, undefined, 'system.applicationHost/sites is missing: nothing to serve');
+  const appDefaults = child(el, 'applicationDefaults');
+  const vdirDefaults = child(el, 'virtualDirectoryDefaults');
+  const sites: SiteConfig[] = [];
+  const ids = new Set<number>();
+  const names = new Set<string>();
+  for (const s of el.children) {
+    if (s.name !== 'site') continue;
+    const name = readRequired(s, 'name', 'site');
+    if (/[/?]/.test(name)) throw new ConfigError(s.file, s.line, 'name', `site name '${name}' may not contain '/' or '?'`);
+    if (!s.attributes.has('id')) throw new ConfigError(s.file, s.line, 'id', 'required attribute is missing in <site>');
+    const id = readUint(s, 'id', 0, 1);
+    if (ids.has(id)) throw new ConfigError(s.file, s.line, 'id', `site id ${id} is used twice`);
+    if (names.has(name.toLowerCase())) throw new ConfigError(s.file, s.line, 'name', `site '${name}' is defined twice`);
+    ids.add(id);
+    names.add(name.toLowerCase());
+    const siteAppDefaults = child(s, 'applicationDefaults') ?? appDefaults;
+    const siteVdirDefaults = child(s, 'virtualDirectoryDefaults') ?? vdirDefaults;
+
+    const bindings: BindingConfig[] = [];
+    for (const b of child(s, 'bindings')?.children ?? []) {
+      if (b.name === 'binding') bindings.push(readBinding(b));
+    }
+    const applications: ApplicationConfig[] = [];
+    for (const a of s.children) {
+      if (a.name !== 'application') continue;
+      const path = readRequired(a, 'path', 'application');
+      validateVirtualPath(a, 'path', path);
+      const poolAttr = a.attributes.has('applicationPool') ? a : siteAppDefaults;
+      const poolName = readString(poolAttr, 'applicationPool', 'DefaultAppPool');
+      const pool = pools.get(poolName.toLowerCase());
+      if (!pool) {
+        const at = poolAttr?.attributes.get('applicationPool') ?? a;
+        throw new ConfigError(at.file, at.line, 'applicationPool', `application pool '${poolName}' is not defined in <applicationPools>`);
+      }
+      const vdirs: VirtualDirectoryConfig[] = [];
+      for (const v of a.children) {
+        if (v.name !== 'virtualDirectory') continue;
+        const vpath = readRequired(v, 'path', 'virtualDirectory');
+        validateVirtualPath(v, 'path', vpath);
+        const raw = readRequired(v, 'physicalPath', 'virtualDirectory');
+        const expanded = expandEnvironment(raw);
+        const physicalPath = isAbsolute(expanded) ? expanded : resolve(baseDir, expanded);
+        if (!existsSync(physicalPath) || !statSync(physicalPath).isDirectory()) {
+          const at = v.attributes.get('physicalPath')!;
+          throw new ConfigError(at.file, at.line, 'physicalPath', `'${raw}' (${physicalPath}) is not an existing directory`);
+        }
+        vdirs.push({
+          path: vpath,
+          physicalPath,
+          allowSubDirConfig: readBool(v.attributes.has('allowSubDirConfig') ? v : siteVdirDefaults, 'allowSubDirConfig', true),
+        });
+      }
+      if (!vdirs.some((v) => v.path === '/')) {
+        throw new ConfigError(a.file, a.line, undefined, `application '${path}' of site '${name}' has no root <virtualDirectory path="/">`);
+      }
+      vdirs.sort((x, y) => y.path.length - x.path.length);
+      applications.push({ path, applicationPool: pool.name, virtualDirectories: vdirs });
+    }
+    if (!applications.some((a) => a.path === '/')) {
+      throw new ConfigError(s.file, s.line, undefined, `site '${name}' has no root <application path="/">`);
+    }
+    applications.sort((x, y) => y.path.length - x.path.length);
+    sites.push(Object.freeze({
+      id, name, serverAutoStart: readBool(s, 'serverAutoStart', true), bindings, applications,
+    }));
+  }
+  return sites;
+}
+
+function readBinding(b: XmlElement): BindingConfig {
+  const protocol = readRequired(b, 'protocol', 'binding').toLowerCase();
+  if (protocol !== 'http' && protocol !== 'https') {
+    throw new ConfigError(b.file, b.line, 'protocol', `protocol '${protocol}' is not supported (http, https)`);
+  }
+  const info = readRequired(b, 'bindingInformation', 'binding');
+  // ip:port:host, where ip may be an IPv6 literal in brackets.
+  const m = /^(\[[^\]]*\]|[^:]*):(\d+):(.*)$/.exec(info);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    const at = b.attributes.get('bindingInformation')!;
+    throw new ConfigError(at.file, at.line, 'bindingInformation', `'${info}' is not in the form ip:port:host (e.g. *:80:)`);
+  }
+  const ip = m[1] === '' ? '*' : m[1]!.replace(/^\[|\]$/g, '');
+  return { protocol, ip, port, host: m[3]!.toLowerCase(), bindingInformation: info };
+}
+
+function validateVirtualPath(el: XmlElement, attr: string, path: string): void {
+  const bad =
+    !path.startsWith('/') ||
+    (path.length > 1 && path.endsWith('/')) ||
+    path.split('/').some((seg) => seg === '.' || seg === '..');
+  if (bad) {
+    const at = el.attributes.get(attr) ?? el;
+    throw new ConfigError(at.file, at.line, attr, `'${path}' must start with '/', not end with '/', and have no '.' or '..' segment`);
+  }
+}

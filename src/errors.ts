@@ -1,0 +1,60 @@
+/**
+ * The coded error table. Each entry is an HTTP status with its IIS substatus
+ * (iis-reference.md §4); modules set one with `ctx.response.setError(...)` and finish the request.
+ */
+export const HTTP_ERROR = {
+  BAD_REQUEST: { status: 400, subStatus: 0, reason: 'Bad Request' },
+  NO_AUTHENTICATED_USER: { status: 401, subStatus: 2, reason: 'Unauthorized' },
+  SITE_NOT_FOUND: { status: 404, subStatus: 1, reason: 'Not Found' },
+  DIRECTORY_LISTING_DENIED: { status: 403, subStatus: 14, reason: 'Forbidden' },
+  NOT_FOUND: { status: 404, subStatus: 0, reason: 'Not Found' },
+  MIME_MAP_DENIED: { status: 404, subStatus: 3, reason: 'Not Found' },
+  NO_HANDLER: { status: 404, subStatus: 4, reason: 'Not Found' },
+  HIDDEN_SEGMENT: { status: 404, subStatus: 8, reason: 'Not Found' },
+  DOUBLE_ESCAPE: { status: 404, subStatus: 11, reason: 'Not Found' },
+  VERB_NOT_ALLOWED: { status: 405, subStatus: 0, reason: 'Method Not Allowed' },
+  PRECONDITION_FAILED: { status: 412, subStatus: 0, reason: 'Precondition Failed' },
+  CONTENT_TOO_LARGE: { status: 413, subStatus: 1, reason: 'Content Too Large' },
+  RANGE_NOT_SATISFIABLE: { status: 416, subStatus: 0, reason: 'Range Not Satisfiable' },
+  MODULE_ERROR: { status: 500, subStatus: 0, reason: 'Internal Server Error' },
+  CONFIG_INVALID: { status: 500, subStatus: 19, reason: 'Internal Server Error' },
+  MODULE_NOT_RECOGNIZED: { status: 500, subStatus: 21, reason: 'Internal Server Error' },
+  APP_POOL_UNAVAILABLE: { status: 503, subStatus: 0, reason: 'Service Unavailable' },
+  QUEUE_FULL: { status: 503, subStatus: 0, reason: 'Service Unavailable' },
+} as const;
+
+export type HttpErrorCode = keyof typeof HTTP_ERROR;
+
+/** Standard reason phrases for the statuses the server writes. */
+export const REASON_PHRASE: Readonly<Record<number, string>> = {
+  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content',
+  301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified',
+  307: 'Temporary Redirect', 308: 'Permanent Redirect',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found',
+  405: 'Method Not Allowed', 406: 'Not Acceptable', 408: 'Request Timeout', 409: 'Conflict',
+  410: 'Gone', 411: 'Length Required', 412: 'Precondition Failed', 413: 'Content Too Large',
+  414: 'URI Too Long', 415: 'Unsupported Media Type', 416: 'Range Not Satisfiable',
+  429: 'Too Many Requests', 431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway',
+  503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
+
+/**
+ * Bad configuration: names the file, the line and the attribute, so the message leads the
+ * operator straight to the mistake. Start-up fails with it; at request time it becomes 500.19.
+ */
+export class ConfigError extends Error {
+  readonly file: string;
+  readonly line: number;
+  readonly attribute: string | undefined;
+  readonly detail: string;
+
+  constructor(file: string, line: number, attribute: string | undefined, detail: string) {
+    super(`${file}:${line}${attribute ? ` attribute '${attribute}'` : ''}: ${detail}`);
+    this.name = 'ConfigError';
+    this.file = file;
+    this.line = line;
+    this.attribute = attribute;
+    this.detail = detail;
+  }
+}

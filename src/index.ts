@@ -1,0 +1,30 @@
+/**
+ * w3core: an IIS-7-style web server for Node.js. This is the API for module authors and for
+ * embedding the server.
+ * @module
+ */
+export {
+  REQUEST_NOTIFICATION, REQUEST_NOTIFICATION_NAME, REQUEST_NOTIFICATION_STATUS, GLOBAL_NOTIFICATION,
+  GLOBAL_NOTIFICATION_NAME, GLOBAL_NOTIFICATION_STATUS, PRIORITY, DETERMINISTIC_STAGES,
+  type RequestNotification, type RequestNotificationStatus, type GlobalNotification,
+  type GlobalNotificationStatus, type Priority,
+} from './pipeline/events.js';
+export type {
+  HttpModule, RequestHandlerResult, GlobalHandlerResult, SendResponseProvider, MapPathProvider,
+  CustomNotificationProvider, ApplicationProvider, TraceEvent, RegisteredModule,
+} from './pipeline/module.js';
+export {
+  HttpContext, HttpRequest, HttpResponse, type ResponseChunk, type HttpUser, type ApplicationInfo,
+  type HandlerInfo, type RedirectOptions,
+} from './pipeline/http-context.js';
+export { ConfigError, HTTP_ERROR, type HttpErrorCode } from './errors.js';
+export type { SectionReader, EffectiveConfig } from './config/config-hierarchy.js';
+export type { ConfigNode } from './config/config-node.js';
+export {
+  readBool, readEnum, readFlags, readInt, readString, readTimeSpan, readUint,
+} from './config/attributes.js';
+export type {
+  ServerConfig, SiteConfig, ApplicationConfig, VirtualDirectoryConfig, BindingConfig, AppPoolConfig,
+} from './config/application-host.js';
+export { W3CoreServer, startServer, type ServerOptions } from './server.js';
+export type { ListeningBinding } from './listener/listener.js';

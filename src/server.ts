@@ -1,0 +1,152 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ApplicationPool } from './activation/application-pool.js';
+import { readString, readUint } from './config/attributes.js';
+import { parseApplicationHost, type ServerConfig, type SiteConfig } from './config/application-host.js';
+import { ConfigHierarchy, type SectionReader } from './config/config-hierarchy.js';
+import { nodeAt } from './config/config-node.js';
+import { ConfigError } from './errors.js';
+import { Listener, type ListeningBinding } from './listener/listener.js';
+import { loadNativeUws } from './listener/native.js';
+import { BUILT_IN_MODULES, SECTION_READERS } from './modules/index.js';
+
+/** How to start a server: a configuration file, or its text with a path used for messages. */
+export interface ServerOptions {
+  /** Path of applicationHost.config. */
+  readonly configFile?: string;
+  /** The configuration itself; `configFile` then only names it and anchors relative paths. */
+  readonly configText?: string;
+  /** How often (ms) web.config files are checked for changes; default 1000. */
+  readonly revalidateMs?: number;
+}
+
+const REQUEST_LIMITS: SectionReader<number> = {
+  section: 'security/requestFiltering/requestLimits',
+  read: (node) => readUint(node, 'maxAllowedContentLength', 30000000),
+};
+
+/**
+ * A running w3core server: configuration, one {@link ApplicationPool} per `<applicationPools>`
+ * entry, and the listener.
+ *
+ * @example
+ * ```ts
+ * import { startServer } from 'w3core';
+ * const server = await startServer({ configFile: 'applicationHost.config' });
+ * console.log(server.bindings.map((b) => `http://${b.host}:${b.port}`));
+ * await server.stop();
+ * ```
+ */
+export class W3CoreServer {
+  readonly config: ServerConfig;
+  readonly pools: ReadonlyMap<string, ApplicationPool>;
+  readonly #listener: Listener;
+  readonly #hierarchy: ConfigHierarchy;
+  #stopped = false;
+
+  private constructor(config: ServerConfig, pools: Map<string, ApplicationPool>, listener: Listener, hierarchy: ConfigHierarchy) {
+    this.config = config;
+    this.pools = pools;
+    this.#listener = listener;
+    this.#hierarchy = hierarchy;
+  }
+
+  /**
+   * Reads and validates the configuration, starts the pools marked AlwaysRunning and listens.
+   * @throws ConfigError for bad configuration (file, line and attribute in the message).
+   */
+  static async start(options: ServerOptions): Promise<W3CoreServer> {
+    loadNativeUws();
+    const file = resolve(options.configFile ?? 'applicationHost.config');
+    let text = options.configText;
+    if (text === undefined) {
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new ConfigError(file, 0, undefined, `cannot read the configuration file: ${(err as Error).message}`);
+      }
+    }
+    const config = parseApplicationHost(text, file);
+    const revalidateMs = options.revalidateMs ?? 1000;
+    const hierarchy = new ConfigHierarchy(config, revalidateMs);
+    validateServerLevel(hierarchy);
+    const pools = new Map<string, ApplicationPool>();
+    for (const [key, pool] of config.appPools) pools.set(key, new ApplicationPool(pool, file, text, revalidateMs));
+    const listener = new Listener({
+      sites: config.sites,
+      pools,
+      maxContentLength: (site: SiteConfig) => {
+        try {
+          return hierarchy.effective(site, '/').section(REQUEST_LIMITS);
+        } catch {
+          return 30000000;
+        }
+      },
+    });
+    const server = new W3CoreServer(config, pools, listener, hierarchy);
+    try {
+      await listener.listen();
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    return server;
+  }
+
+  /** The sockets the server listens on, with the port actually bound. */
+  get bindings(): readonly ListeningBinding[] {
+    return this.#listener.bindings;
+  }
+
+  /** `http://host:port` of the first binding of a site (by name), or of the first site. */
+  url(siteName?: string): string {
+    const b = this.bindings.find((x) => siteName === undefined || x.site.name.toLowerCase() === siteName.toLowerCase());
+    if (!b) throw new Error(`no listening binding for site '${siteName ?? ''}'`);
+    return `http://${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port}`;
+  }
+
+  /** The effective configuration hierarchy (as the listener sees it). */
+  get hierarchy(): ConfigHierarchy {
+    return this.#hierarchy;
+  }
+
+  /** Stops listening, lets the pools run StopListening/ApplicationStop, and ends the workers. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#listener.close();
+    await Promise.all([...this.pools.values()].map((p) => p.stop()));
+  }
+}
+
+/** Shorthand for {@link W3CoreServer.start}. */
+export function startServer(options: ServerOptions): Promise<W3CoreServer> {
+  return W3CoreServer.start(options);
+}
+
+/**
+ * Start-up checks of what applicationHost.config sets: every built-in section must read
+ * (types, enums, ranges), and every module must be a built-in name or a file that exists.
+ * web.config files are checked when requests reach them (a broken one gives 500.19).
+ */
+function validateServerLevel(hierarchy: ConfigHierarchy): void {
+  const root = hierarchy.serverRoot;
+  for (const reader of SECTION_READERS) root.section(reader);
+  for (const [section, attribute] of [['modules', 'type'], ['globalModules', 'image']] as const) {
+    for (const entry of nodeAt(root.root, section)?.entries ?? []) {
+      const name = readString(entry, 'name', '');
+      const spec = readString(entry, attribute, '');
+      if (!spec) {
+        if (!BUILT_IN_MODULES.has(name)) {
+          throw new ConfigError(entry.position.file, entry.position.line, 'name',
+            `'${name}' is not a built-in module; give it ${attribute}="./file.ts#Export"`);
+        }
+        continue;
+      }
+      const at = entry.attributes.get(attribute)!;
+      const path = spec.slice(0, spec.lastIndexOf('#') > 0 ? spec.lastIndexOf('#') : undefined);
+      const full = isAbsolute(path) ? path : resolve(dirname(at.file), path);
+      if (!existsSync(full)) throw new ConfigError(at.file, at.line, attribute, `module file ${full} does not exist`);
+    }
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * The code of one application pool worker (the "w3wp"): it receives batches of requests from
+ * the listener, runs each through its application's integrated pipeline and returns the
+ * responses. Responses that finish while the batch runs go back with the batch; those that
+ * wait on asynchronous work follow as messages, so a slow request never holds up the others.
+ */
+import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads';
+import { parseApplicationHost, type ApplicationConfig, type SiteConfig } from '../config/application-host.js';
+import { ConfigHierarchy, type EffectiveConfig } from '../config/config-hierarchy.js';
+import { nodeAt } from '../config/config-node.js';
+import { canonicalizePath, findApplication, mapUrlToPhysical } from '../config/url-mapping.js';
+import { ConfigError, HTTP_ERROR } from '../errors.js';
+import type {
+  BatchResult, BatchTask, LateResponseMessage, PoolControlMessage, PoolWorkerData, WireChunk, WireRequest, WireResponse,
+} from '../activation/wire.js';
+import { compilePipeline } from '../pipeline/compile.js';
+import { PipelineEngine } from '../pipeline/engine.js';
+import { GLOBAL_NOTIFICATION } from '../pipeline/events.js';
+import { mapRequestHandler } from '../pipeline/handler-mapping.js';
+import { HttpContext, HttpRequest, type ApplicationInfo } from '../pipeline/http-context.js';
+import type { ApplicationProvider } from '../pipeline/module.js';
+import { loadModules } from './module-loader.js';
+
+const data = workerData as PoolWorkerData;
+const server = parseApplicationHost(data.configText, data.configFile);
+const hierarchy = new ConfigHierarchy(server, data.revalidateMs);
+const sites = new Map<number, SiteConfig>(server.sites.map((s) => [s.id, s]));
+
+interface AppRuntime {
+  readonly engine: PipelineEngine | undefined;
+  /** Set when the application's modules could not be configured or loaded. */
+  readonly failure: { readonly error: ConfigError; readonly code: 'CONFIG_INVALID' | 'MODULE_NOT_RECOGNIZED' } | undefined;
+  readonly info: ApplicationInfo;
+  readonly provider: ApplicationProvider;
+  /** The app root's configuration the runtime was built from; a new one means rebuild. */
+  readonly rootConfig: EffectiveConfig | undefined;
+}
+
+const apps = new Map<string, AppRuntime | Promise<AppRuntime>>();
+const globals = loadModules(nodeAt(hierarchy.serverRoot.root, 'globalModules'), 'image').then((modules) => {
+  const engine = new PipelineEngine(compilePipeline(modules), {
+    classic: data.classic,
+    mapUrl: () => '',
+    mapHandler: () => true,
+  });
+  return engine;
+});
+let globalEngine: PipelineEngine | undefined;
+globals.then((g) => { globalEngine = g; }, (err: unknown) => console.error(`w3core: global modules failed to load: ${(err as Error).message}`));
+
+hierarchy.onChange = (path) => {
+  const provider = { path };
+  void globalEngine?.fireGlobal(GLOBAL_NOTIFICATION.CONFIGURATION_CHANGE, provider);
+  for (const rt of apps.values()) {
+    if (!(rt instanceof Promise)) void rt.engine?.fireGlobal(GLOBAL_NOTIFICATION.CONFIGURATION_CHANGE, provider);
+  }
+};
+
+function appRootUrl(app: ApplicationConfig): string {
+  return app.path === '/' ? '/' : `${app.path}/`;
+}
+
+async function buildRuntime(site: SiteConfig, app: ApplicationConfig): Promise<AppRuntime> {
+  const physicalPath = mapUrlToPhysical(site, appRootUrl(app))!.physicalPath;
+  const info: ApplicationInfo = {
+    path: app.path,
+    physicalPath,
+    applicationPool: app.applicationPool,
+    configPath: `MACHINE/WEBROOT/APPHOST/${site.name}${app.path === '/' ? '' : app.path}`,
+  };
+  const provider: ApplicationProvider = {
+    siteId: site.id, siteName: site.name, applicationPath: app.path, physicalPath, applicationPool: app.applicationPool,
+  };
+  let rootConfig: EffectiveConfig | undefined;
+  try {
+    rootConfig = hierarchy.effective(site, appRootUrl(app));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { engine: undefined, failure: { error: err, code: 'CONFIG_INVALID' }, info, provider, rootConfig };
+  }
+  let modules;
+  try {
+    modules = await loadModules(nodeAt(rootConfig.root, 'modules'), 'type');
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { engine: undefined, failure: { error: err, code: 'MODULE_NOT_RECOGNIZED' }, info, provider, rootConfig };
+  }
+  const pipeline = compilePipeline(modules);
+  for (const w of pipeline.warnings) console.warn(`w3core: ${site.name}${app.path}: ${w}`);
+  const engine = new PipelineEngine(pipeline, {
+    classic: data.classic,
+    mapUrl: (ctx, url) => {
+      const canonical = canonicalizePath(url.split('?')[0]!);
+      const mapped = canonical.ok ? mapUrlToPhysical(ctx.siteConfig, canonical.path) : undefined;
+      if (!mapped) throw new Error(`cannot map '${url}' to a physical path`);
+      return mapped.physicalPath;
+    },
+    mapHandler: (ctx) => mapRequestHandler(ctx, data.classic),
+  });
+  await globalEngine?.fireGlobal(GLOBAL_NOTIFICATION.APPLICATION_START, provider);
+  await engine.fireGlobal(GLOBAL_NOTIFICATION.APPLICATION_START, provider);
+  return { engine, failure: undefined, info, provider, rootConfig };
+}
+
+/** The runtime of the application serving `path`, rebuilt when its configuration changed. */
+function runtimeFor(site: SiteConfig, path: string): AppRuntime | Promise<AppRuntime> {
+  const app = findApplication(site, path);
+  const key = `${site.id}:${app.path}`;
+  const current = apps.get(key);
+  if (current && !(current instanceof Promise)) {
+    let root: EffectiveConfig | undefined;
+    try {
+      root = hierarchy.effective(site, appRootUrl(app));
+    } catch {
+      root = undefined;
+    }
+    if (root === current.rootConfig) return current;
+    // The application's configuration changed: stop it and start it again, as IIS recycles
+    // an application domain when its web.config changes.
+    void stopApplication(current);
+  } else if (current) {
+    return current;
+  }
+  const building = buildRuntime(site, app).then((rt) => {
+    apps.set(key, rt);
+    return rt;
+  });
+  apps.set(key, building);
+  return building;
+}
+
+async function stopApplication(rt: AppRuntime): Promise<void> {
+  await rt.engine?.fireGlobal(GLOBAL_NOTIFICATION.APPLICATION_STOP, rt.provider);
+  await globalEngine?.fireGlobal(GLOBAL_NOTIFICATION.APPLICATION_STOP, rt.provider);
+}
+
+type Deliver = (response: WireResponse) => void;
+
+function handle(req: WireRequest, deliver: Deliver): void {
+  const site = sites.get(req.siteId);
+  if (!site) {
+    deliver(errorResponse(req, 'SITE_NOT_FOUND', undefined));
+    return;
+  }
+  let rt: AppRuntime | Promise<AppRuntime>;
+  try {
+    rt = runtimeFor(site, req.path);
+  } catch (err) {
+    deliver(errorResponse(req, 'MODULE_ERROR', err as Error));
+    return;
+  }
+  if (rt instanceof Promise) {
+    rt.then((r) => run(req, site, r, deliver), (err: unknown) => deliver(errorResponse(req, 'MODULE_ERROR', err as Error)));
+  } else {
+    run(req, site, rt, deliver);
+  }
+}
+
+function run(req: WireRequest, site: SiteConfig, rt: AppRuntime, deliver: Deliver): void {
+  if (rt.failure || !rt.engine) {
+    deliver(errorResponse(req, rt.failure?.code ?? 'MODULE_ERROR', rt.failure?.error));
+    return;
+  }
+  let config: EffectiveConfig;
+  try {
+    config = hierarchy.effective(site, req.path);
+  } catch (err) {
+    deliver(errorResponse(req, 'CONFIG_INVALID', err as Error));
+    return;
+  }
+  const headers = new Map<string, string>();
+  for (let i = 0; i < req.headers.length; i += 2) {
+    const name = req.headers[i]!;
+    const prior = headers.get(name);
+    const value = req.headers[i + 1]!;
+    headers.set(name, prior === undefined ? value : `${prior}${name === 'cookie' ? '; ' : ', '}${value}`);
+  }
+  const request = new HttpRequest({
+    method: req.method, rawUrl: req.rawUrl, path: req.path, queryString: req.queryString,
+    httpVersion: req.httpVersion, remoteAddress: req.remoteAddress, remotePort: req.remotePort,
+    localAddress: req.localAddress, localPort: req.localPort, secure: req.secure, headers,
+    entity: req.entity ?? EMPTY,
+  });
+  const ctx = new HttpContext({ request, site, application: rt.info, config, host: rt.engine });
+  const engine = rt.engine;
+  const start = () => engine.execute(ctx, (c, provider) => deliver(toWire(req, c, (provider.flags & 1) !== 0)));
+  const pre = [globalEngine, engine].filter((e) => e?.pipeline.global.has(GLOBAL_NOTIFICATION.PRE_BEGIN_REQUEST));
+  if (pre.length === 0) {
+    start();
+    return;
+  }
+  (async () => {
+    for (const e of pre) await e!.fireGlobal(GLOBAL_NOTIFICATION.PRE_BEGIN_REQUEST, ctx);
+  })().then(start, start);
+}
+
+const EMPTY = new Uint8Array(0);
+
+function toWire(req: WireRequest, ctx: HttpContext, disconnect: boolean): WireResponse {
+  const res = ctx.response;
+  const headers: string[] = [];
+  for (const [name, value] of res.headerPairs()) headers.push(name, value);
+  const chunks = res.chunks;
+  const contentLength = res.bodyLength;
+  let body: Uint8Array | null = null;
+  let wireChunks: WireChunk[] | null = null;
+  const noBody = req.method === 'HEAD' || res.status === 304 || res.status === 204 || res.status < 200;
+  if (!noBody && chunks.length) {
+    if (chunks.every((c) => c.kind === 'memory')) {
+      body = chunks.length === 1 ? (chunks[0] as { data: Uint8Array }).data : Buffer.concat(chunks.map((c) => (c as { data: Uint8Array }).data));
+    } else {
+      wireChunks = chunks.map((c) => (c.kind === 'memory' ? c.data : { path: c.path, offset: c.offset, length: c.length }));
+    }
+  }
+  return {
+    id: req.id,
+    status: res.status,
+    subStatus: res.subStatus,
+    statusText: res.statusText,
+    headers,
+    body,
+    chunks: wireChunks,
+    contentLength: noBody && (res.status === 304 || res.status === 204) ? 0 : contentLength,
+    disconnect: disconnect || res.needDisconnect,
+    kernelCacheDisabled: res.kernelCacheDisabled,
+  };
+}
+
+const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A response built outside the pipeline: 500.19 for broken configuration, 500.21, 404.1. */
+function errorResponse(req: WireRequest, code: keyof typeof HTTP_ERROR, error: Error | undefined): WireResponse {
+  const e = HTTP_ERROR[code];
+  const local = /^(127\.|::1$|::ffff:127\.)/.test(req.remoteAddress);
+  const title = `HTTP Error ${e.status}.${e.subStatus} - ${e.reason}`;
+  const detail = local && error ? `<h4>Detailed Error Information</h4><pre>${escapeHtml(error.message)}</pre>` : '';
+  const text = code === 'CONFIG_INVALID'
+    ? 'The requested page cannot be accessed because the related configuration data for the page is invalid.'
+    : code === 'MODULE_NOT_RECOGNIZED' ? 'A module named in the configuration could not be loaded.'
+    : 'The request could not be completed.';
+  const html = `<!DOCTYPE html><html><head><title>${title}</title></head><body><h1>${title}</h1><h3>${text}</h3>${detail}</body></html>`;
+  if (error && !(error instanceof ConfigError)) console.error('w3core: request failed outside the pipeline:', error);
+  const body = req.method === 'HEAD' ? null : Buffer.from(html);
+  return {
+    id: req.id, status: e.status, subStatus: e.subStatus, statusText: e.reason,
+    headers: ['Content-Type', 'text/html; charset=utf-8'], body, chunks: null,
+    contentLength: Buffer.byteLength(html), disconnect: false, kernelCacheDisabled: true,
+  };
+}
+
+/** The piscina task: one batch of requests in, the responses that finished in time out. */
+export default async function runBatch(task: BatchTask): Promise<BatchResult> {
+  const responses: WireResponse[] = [];
+  let collecting = true;
+  let outstanding = task.requests.length;
+  const deliver: Deliver = (response) => {
+    outstanding--;
+    if (collecting) responses.push(response);
+    else parentPort!.postMessage({ w3core: 'response', response } satisfies LateResponseMessage);
+  };
+  for (const req of task.requests) {
+    try {
+      handle(req, deliver);
+    } catch (err) {
+      deliver(errorResponse(req, 'MODULE_ERROR', err as Error));
+    }
+  }
+  // Let promise-based modules that need no I/O finish inside this batch.
+  if (outstanding > 0) await new Promise<void>((r) => setImmediate(r));
+  collecting = false;
+  return { responses };
+}
+
+// Pool control: StopListening and ApplicationStop run in every worker before the pool stops.
+const channel = new BroadcastChannel(data.channel);
+channel.onmessage = (event: unknown) => {
+  const msg = (event as { data: PoolControlMessage }).data;
+  if (msg.w3core !== 'stop') return;
+  void (async () => {
+    const provider = { applicationPool: data.poolName };
+    await globalEngine?.fireGlobal(GLOBAL_NOTIFICATION.STOP_LISTENING, provider);
+    for (const rt of apps.values()) {
+      const r = rt instanceof Promise ? await rt.catch(() => undefined) : rt;
+      if (!r) continue;
+      await r.engine?.fireGlobal(GLOBAL_NOTIFICATION.STOP_LISTENING, provider);
+      await stopApplication(r);
+    }
+    channel.postMessage({ w3core: 'stopped', threadId } satisfies PoolControlMessage);
+  })();
+};
+channel.unref();
