@@ -31,7 +31,9 @@ export function writeResponse(res: HttpResponse, state: ResponseState, response:
   res.cork(() => {
     writeHead(res, response);
     if (head) {
-      if (response.status === 304 || response.status === 204) res.endWithoutBody(undefined, response.disconnect);
+      // No arguments: uWS then writes no Content-Length (an explicit `undefined` writes 2^63).
+      // A 304/204 therefore keeps the connection even when a disconnect was asked for.
+      if (response.status === 304 || response.status === 204) res.endWithoutBody();
       else res.endWithoutBody(response.contentLength, response.disconnect);
     } else {
       res.end(response.body ?? undefined, response.disconnect);
