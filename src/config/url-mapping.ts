@@ -61,11 +61,20 @@ export function canonicalizePath(rawPath: string): CanonicalPath {
   } catch {
     return { ok: false, subStatus: 0, reason: 'invalid percent-encoding in the path' };
   }
-  if (decoded.includes('\0')) return { ok: false, subStatus: 0, reason: 'NUL byte in the path' };
-  if (decoded.includes('\\')) return { ok: false, subStatus: 0, reason: 'backslash in the path' };
   if (/%[0-9a-fA-F]{2}/.test(decoded)) {
     return { ok: false, subStatus: 11, reason: 'double escape sequence in the path' };
   }
+  return normalizeDecodedPath(decoded);
+}
+
+/**
+ * Resolves dot segments of an already decoded path (as `ctx.mapPath()` receives it) and
+ * refuses NUL bytes, backslashes and climbing above the root. Never decodes again.
+ */
+export function normalizeDecodedPath(decoded: string): CanonicalPath {
+  if (decoded.charCodeAt(0) !== 47) return { ok: false, subStatus: 0, reason: 'the path must start with /' };
+  if (decoded.includes('\0')) return { ok: false, subStatus: 0, reason: 'NUL byte in the path' };
+  if (decoded.includes('\\')) return { ok: false, subStatus: 0, reason: 'backslash in the path' };
   const out: string[] = [];
   for (const seg of decoded.split('/').slice(1)) {
     if (seg === '.' ) continue;

@@ -25,6 +25,8 @@ export interface ListenerOptions {
 
 interface PortGroup {
   readonly port: number;
+  /** The port actually bound, known after listen. */
+  boundPort: number;
   readonly address: string;
   readonly routes: { site: SiteConfig; binding: BindingConfig }[];
 }
@@ -47,7 +49,6 @@ export class Listener {
   readonly #options: ListenerOptions;
   readonly #sockets: us_listen_socket[] = [];
   readonly #bound: ListeningBinding[] = [];
-  #open = 0;
 
   constructor(options: ListenerOptions) {
     this.#options = options;
@@ -55,11 +56,6 @@ export class Listener {
 
   get bindings(): readonly ListeningBinding[] {
     return this.#bound;
-  }
-
-  /** Requests whose response has not been written yet. */
-  get openRequests(): number {
-    return this.#open;
   }
 
   async listen(): Promise<void> {
@@ -75,7 +71,7 @@ export class Listener {
         // Port 0 asks for an ephemeral port: each such binding gets its own socket.
         const key = binding.port === 0 ? `0:${site.id}:${binding.bindingInformation}` : String(binding.port);
         let group = groups.get(key);
-        if (!group) groups.set(key, (group = { port: binding.port, address, routes: [] }));
+        if (!group) groups.set(key, (group = { port: binding.port, boundPort: binding.port, address, routes: [] }));
         else if (group.address !== address) group = Object.assign(group, { address: '0.0.0.0' });
         group.routes.push({ site, binding });
       }
@@ -94,6 +90,7 @@ export class Listener {
       });
       this.#sockets.push(socket);
       const port = uws.us_socket_local_port(socket);
+      group.boundPort = port;
       for (const r of group.routes) {
         this.#bound.push({ site: r.site, binding: r.binding, port, host: group.address === '0.0.0.0' ? '127.0.0.1' : group.address });
       }
@@ -130,7 +127,7 @@ export class Listener {
       });
       const hostHeader = req.getHeader('host');
       const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
-      const localPort = group.port || 0;
+      const localPort = group.boundPort;
       const hostName = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
       const site = exact.get(hostName) ?? any;
       if (!site) {
@@ -168,7 +165,6 @@ export class Listener {
         secure: false,
         entity: null as Uint8Array | null,
       };
-      this.#open++;
       if (declared > 0 || chunked) {
         this.#readEntity(res, state, wire, declared, chunked, limit, pool, remoteAddress);
       } else {
@@ -189,7 +185,6 @@ export class Listener {
       const bytes = new Uint8Array(chunk);
       if (length + bytes.byteLength > limit) {
         failed = true;
-        this.#open--;
         this.#answer(res, state, 'CONTENT_TOO_LARGE', remoteAddress, undefined, true);
         return;
       }
@@ -211,11 +206,9 @@ export class Listener {
     const request: PoolRequest = {
       wire,
       complete: (response: WireResponse) => {
-        this.#open--;
         writeResponse(res, state, response);
       },
       fail: (status, reason) => {
-        this.#open--;
         this.#answer(res, state, status === 503 ? 'APP_POOL_UNAVAILABLE' : 'MODULE_ERROR', wire.remoteAddress, reason);
       },
     };

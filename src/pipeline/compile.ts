@@ -4,7 +4,8 @@ import {
 } from './events.js';
 import type { HttpModule, RegisteredModule } from './module.js';
 
-type Handler = (this: HttpModule, ...args: never[]) => unknown;
+/** A handler method as the engine calls it: the context, and a provider for some notifications. */
+export type Handler = (this: HttpModule, arg: unknown, provider?: unknown) => unknown;
 
 /** One entry of the flat handler array: one module's handler for one (post-)notification. */
 export interface Step {

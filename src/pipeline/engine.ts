@@ -53,7 +53,7 @@ export class PipelineEngine implements ContextHost {
     for (const step of this.pipeline.mapPath) {
       if (!this.#allowed(ctx, step)) continue;
       enter(ctx, step);
-      step.fn.call(step.module, ...([ctx, provider] as never[]));
+      step.fn.call(step.module, ctx, provider);
     }
     return provider.physicalPath;
   }
@@ -66,7 +66,7 @@ export class PipelineEngine implements ContextHost {
       for (; i < steps.length; i++) {
         const step = steps[i]!;
         enter(ctx, step);
-        const r = step.fn.call(step.module, ...([ctx, provider] as never[]));
+        const r = step.fn.call(step.module, ctx, provider);
         if (isThenable(r)) return Promise.resolve(r).then(() => run(i + 1));
       }
       [ctx.currentModule, ctx.currentModuleIndex, ctx.currentNotification] = saved;
@@ -87,7 +87,7 @@ export class PipelineEngine implements ContextHost {
     if (!steps) return;
     for (const step of steps) {
       try {
-        let r = step.fn.call(step.module, ...([provider] as never[]));
+        let r = step.fn.call(step.module, provider);
         if (isThenable(r)) r = await r;
         if (r === GLOBAL_NOTIFICATION_STATUS.HANDLED) return;
       } catch (err) {
@@ -184,7 +184,7 @@ class RequestRun {
       enter(ctx, step);
       let result: unknown;
       try {
-        result = step.fn.call(step.module, ...([ctx] as never[]));
+        result = step.fn.call(step.module, ctx);
       } catch (err) {
         this.fail(step, err);
         continue;
@@ -251,7 +251,7 @@ class RequestRun {
       enter(ctx, step);
       let result: unknown;
       try {
-        result = step.fn.call(step.module, ...([ctx, this.provider] as never[]));
+        result = step.fn.call(step.module, ctx, this.provider);
       } catch (err) {
         this.failSend(step, err);
         continue;
@@ -287,7 +287,7 @@ class RequestRun {
     for (const step of this.pipeline.readEntity) {
       if (!this.engine.allowed(ctx, step)) continue;
       enter(ctx, step);
-      const r = step.fn.call(step.module, ...([ctx] as never[]));
+      const r = step.fn.call(step.module, ctx);
       if (isThenable(r)) await r;
     }
     [ctx.currentModule, ctx.currentModuleIndex, ctx.currentNotification] = saved;

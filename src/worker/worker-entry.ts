@@ -8,7 +8,7 @@ import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_
 import { parseApplicationHost, type ApplicationConfig, type SiteConfig } from '../config/application-host.js';
 import { ConfigHierarchy, type EffectiveConfig } from '../config/config-hierarchy.js';
 import { nodeAt } from '../config/config-node.js';
-import { canonicalizePath, findApplication, mapUrlToPhysical } from '../config/url-mapping.js';
+import { findApplication, mapUrlToPhysical, normalizeDecodedPath } from '../config/url-mapping.js';
 import { ConfigError, HTTP_ERROR } from '../errors.js';
 import type {
   BatchResult, BatchTask, LateResponseMessage, PoolControlMessage, PoolWorkerData, WireChunk, WireRequest, WireResponse,
@@ -34,6 +34,8 @@ interface AppRuntime {
   readonly provider: ApplicationProvider;
   /** The app root's configuration the runtime was built from; a new one means rebuild. */
   readonly rootConfig: EffectiveConfig | undefined;
+  /** Engines with PreBeginRequest handlers (global modules first); usually empty. */
+  readonly preBegin: readonly PipelineEngine[];
 }
 
 const apps = new Map<string, AppRuntime | Promise<AppRuntime>>();
@@ -76,30 +78,34 @@ async function buildRuntime(site: SiteConfig, app: ApplicationConfig): Promise<A
     rootConfig = hierarchy.effective(site, appRootUrl(app));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    return { engine: undefined, failure: { error: err, code: 'CONFIG_INVALID' }, info, provider, rootConfig };
+    return { engine: undefined, failure: { error: err, code: 'CONFIG_INVALID' }, info, provider, rootConfig, preBegin: [] };
   }
   let modules;
   try {
     modules = await loadModules(nodeAt(rootConfig.root, 'modules'), 'type');
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    return { engine: undefined, failure: { error: err, code: 'MODULE_NOT_RECOGNIZED' }, info, provider, rootConfig };
+    return { engine: undefined, failure: { error: err, code: 'MODULE_NOT_RECOGNIZED' }, info, provider, rootConfig, preBegin: [] };
   }
   const pipeline = compilePipeline(modules);
   for (const w of pipeline.warnings) console.warn(`w3core: ${site.name}${app.path}: ${w}`);
   const engine = new PipelineEngine(pipeline, {
     classic: data.classic,
     mapUrl: (ctx, url) => {
-      const canonical = canonicalizePath(url.split('?')[0]!);
+      const canonical = url === ctx.request.path ? { ok: true as const, path: url } : normalizeDecodedPath(url.split('?')[0]!);
       const mapped = canonical.ok ? mapUrlToPhysical(ctx.siteConfig, canonical.path) : undefined;
       if (!mapped) throw new Error(`cannot map '${url}' to a physical path`);
       return mapped.physicalPath;
     },
     mapHandler: (ctx) => mapRequestHandler(ctx, data.classic),
   });
-  await globalEngine?.fireGlobal(GLOBAL_NOTIFICATION.APPLICATION_START, provider);
+  const global = await globals.catch(() => undefined);
+  await global?.fireGlobal(GLOBAL_NOTIFICATION.APPLICATION_START, provider);
   await engine.fireGlobal(GLOBAL_NOTIFICATION.APPLICATION_START, provider);
-  return { engine, failure: undefined, info, provider, rootConfig };
+  const preBegin = [global, engine].filter(
+    (e): e is PipelineEngine => e !== undefined && e.pipeline.global.has(GLOBAL_NOTIFICATION.PRE_BEGIN_REQUEST),
+  );
+  return { engine, failure: undefined, info, provider, rootConfig, preBegin };
 }
 
 /** The runtime of the application serving `path`, rebuilt when its configuration changed. */
@@ -184,13 +190,12 @@ function run(req: WireRequest, site: SiteConfig, rt: AppRuntime, deliver: Delive
   const ctx = new HttpContext({ request, site, application: rt.info, config, host: rt.engine });
   const engine = rt.engine;
   const start = () => engine.execute(ctx, (c, provider) => deliver(toWire(req, c, (provider.flags & 1) !== 0)));
-  const pre = [globalEngine, engine].filter((e) => e?.pipeline.global.has(GLOBAL_NOTIFICATION.PRE_BEGIN_REQUEST));
-  if (pre.length === 0) {
+  if (rt.preBegin.length === 0) {
     start();
     return;
   }
   (async () => {
-    for (const e of pre) await e!.fireGlobal(GLOBAL_NOTIFICATION.PRE_BEGIN_REQUEST, ctx);
+    for (const e of rt.preBegin) await e.fireGlobal(GLOBAL_NOTIFICATION.PRE_BEGIN_REQUEST, ctx);
   })().then(start, start);
 }
 

@@ -1,0 +1,12 @@
+// Preloaded into the autocannon child (`node -r`): on exit, reports the CPU the whole load
+// generator process used (all threads; process.cpuUsage is getrusage(RUSAGE_SELF)) on stderr,
+// so the harness can tell when autocannon, not the server, was the bottleneck. /proc/<pid>/stat
+// cannot be read after the child has exited and been reaped, hence this hook.
+'use strict';
+const { writeSync } = require('node:fs');
+const startedAt = process.hrtime.bigint();
+process.on('exit', () => {
+  const { user, system } = process.cpuUsage();
+  const wallUs = Number(process.hrtime.bigint() - startedAt) / 1000;
+  writeSync(2, `\n__BENCH_LOADER_CPU__ ${JSON.stringify({ userUs: user, systemUs: system, wallUs })}\n`);
+});
