@@ -9,12 +9,18 @@ import type { SourcePosition } from './xml.js';
  */
 interface Attributed {
   readonly attributes: ReadonlyMap<string, { readonly value: string; readonly file: string; readonly line: number }>;
+  /** Merged nodes carry a position; raw XML elements carry file and line themselves. */
   readonly position?: SourcePosition;
+  readonly file?: string;
+  readonly line?: number;
+}
+
+function positionOf(node: Attributed): SourcePosition {
+  return node.position ?? { file: node.file ?? '<config>', line: node.line ?? 0 };
 }
 
 function fail(node: Attributed, name: string, detail: string): never {
-  const attr = node.attributes.get(name);
-  const at = attr ?? node.position ?? { file: '<config>', line: 0 };
+  const at = node.attributes.get(name) ?? positionOf(node);
   throw new ConfigError(at.file, at.line, name, detail);
 }
 
@@ -25,8 +31,8 @@ export function readString(node: Attributed | undefined, name: string, fallback:
 export function readRequired(node: Attributed, name: string, element: string): string {
   const value = node.attributes.get(name)?.value;
   if (value === undefined || value === '') {
-    const at = node.position ?? { file: '<config>', line: 0 };
-    throw new ConfigError(at.file, at.line, name, `required attribute is missing in <${element}>`);
+    const at = node.attributes.get(name) ?? positionOf(node);
+    throw new ConfigError(at.file, at.line, name, `required attribute is ${value === '' ? 'empty' : 'missing'} in <${element}>`);
   }
   return value;
 }

@@ -1,3 +1,4 @@
+import { ConfigError } from '../errors.js';
 import { GLOBAL_NOTIFICATION, GLOBAL_NOTIFICATION_STATUS, REQUEST_NOTIFICATION_STATUS } from './events.js';
 import { STAGE_INDEX, type CompiledPipeline, type Step } from './compile.js';
 import type { ContextHost, HttpContext } from './http-context.js';
@@ -232,7 +233,9 @@ class RequestRun {
     const error = err instanceof Error ? err : new Error(String(err));
     if (!this.sent) {
       res.clear();
-      res.setError('MODULE_ERROR');
+      // A section that does not read (bad value in a web.config) is a configuration error.
+      if (error instanceof ConfigError) res.setError('CONFIG_INVALID', error.message);
+      else res.setError('MODULE_ERROR');
       res.error = { module: step.name, notification: step.notification, message: error.message, stack: error.stack };
       res.disableKernelCache();
     } else {

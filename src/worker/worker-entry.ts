@@ -20,6 +20,7 @@ import { mapRequestHandler } from '../pipeline/handler-mapping.js';
 import { HttpContext, HttpRequest, type ApplicationInfo } from '../pipeline/http-context.js';
 import type { ApplicationProvider } from '../pipeline/module.js';
 import { loadModules } from './module-loader.js';
+import { SECTION_READERS } from '../modules/index.js';
 
 const data = workerData as PoolWorkerData;
 const server = parseApplicationHost(data.configText, data.configFile);
@@ -170,6 +171,7 @@ function run(req: WireRequest, site: SiteConfig, rt: AppRuntime, deliver: Delive
   let config: EffectiveConfig;
   try {
     config = hierarchy.effective(site, req.path);
+    validateSections(config);
   } catch (err) {
     deliver(errorResponse(req, 'CONFIG_INVALID', err as Error));
     return;
@@ -200,6 +202,18 @@ function run(req: WireRequest, site: SiteConfig, rt: AppRuntime, deliver: Delive
 }
 
 const EMPTY = new Uint8Array(0);
+const validated = new WeakSet<EffectiveConfig>();
+
+/**
+ * Reads every built-in section once per effective configuration, so a bad value anywhere in
+ * a web.config answers 500.19 for every URL under it, as IIS does, not only for the URLs whose
+ * modules happen to read that section.
+ */
+function validateSections(config: EffectiveConfig): void {
+  if (validated.has(config)) return;
+  for (const reader of SECTION_READERS) config.section(reader);
+  validated.add(config);
+}
 
 function toWire(req: WireRequest, ctx: HttpContext, disconnect: boolean): WireResponse {
   const res = ctx.response;

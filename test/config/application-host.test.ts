@@ -403,7 +403,7 @@ describe('bad configuration names file, line and attribute', () => {
       </bindings>
       <application path="/"><virtualDirectory path="/" physicalPath="${www}"/></application>
     </site>`);
-    expectConfigError(() => parseApplicationHost(text, file), 7, 'bindingInformation', /required attribute is missing/);
+    expectConfigError(() => parseApplicationHost(text, file), 7, 'bindingInformation', /required attribute is empty/);
   });
 
   it('a pool <add> without name, a <site> without name: the line of the element', () => {
