@@ -272,7 +272,12 @@ function runAutocannon(url, seconds, options) {
     '-r', LOADER_CPU_HOOK, AUTOCANNON,
     '-c', String(options.connections), '-d', String(seconds), '-p', '1', '-j', url,
   ]);
-  const child = track(spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(spawn(cmd, args, {
+    cwd: ROOT,
+    // stdin is a pipe the loader hook watches, so autocannon also stops if we die.
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, W3CORE_BENCH_CHILD: '1' },
+  }));
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });

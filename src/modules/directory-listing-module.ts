@@ -9,7 +9,7 @@ import {
 import type { HttpContext } from '../pipeline/http-context.js';
 import type { HttpModule } from '../pipeline/module.js';
 import {
-  encodeUrlPath, isHiddenPath, redirectToDirectory, virtualDirectoryGuard,
+  encodeUrlPath, handled, isHiddenPath, redirectToDirectory, virtualDirectoryGuard,
 } from './static-file-module.js';
 
 /**
@@ -184,6 +184,6 @@ export const DirectoryListingModule: HttpModule = {
     // A listing changes whenever the directory does, which the kernel cache would not notice.
     res.disableKernelCache();
     res.write(html);
-    return FINISH_REQUEST;
+    return handled(ctx);
   },
 };

@@ -293,7 +293,9 @@ const MAX_RANGES = 64;
  *
  * @param physicalPath the file, as mapped from the request URL (or the directory plus a default document)
  * @param stat `fs.statSync(physicalPath)`, already known to be a regular file
- * @returns FINISH_REQUEST: the response is complete
+ * @returns CONTINUE with the request marked handled when the file (or a 304/206) is sent, so the
+ *   later stages (PostExecuteRequestHandler … UpdateRequestCache) still run for it as in IIS;
+ *   FINISH_REQUEST after an error status.
  *
  * @example
  * ```ts
@@ -359,7 +361,7 @@ export function serveFile(ctx: HttpContext, physicalPath: string, stat: Stats): 
     // The answer depends on request headers: it must not be cached as the URL's response.
     res.disableKernelCache();
     res.setStatus(304);
-    return FINISH_REQUEST;
+    return handled(ctx);
   }
 
   // Step 5. Range handling is defined for GET only: HEAD and other methods ignore it (RFC 9110 §14.2).
@@ -383,7 +385,7 @@ export function serveFile(ctx: HttpContext, physicalPath: string, stat: Stats): 
     res.setStatus(200);
     res.setHeader('Content-Type', contentType);
     res.writeFile(physicalPath, 0, size);
-    return FINISH_REQUEST;
+    return handled(ctx);
   }
   res.disableKernelCache();
   res.setStatus(206);
@@ -395,7 +397,16 @@ export function serveFile(ctx: HttpContext, physicalPath: string, stat: Stats): 
   } else {
     writeByteRanges(res, physicalPath, contentType, size, ranges);
   }
-  return FINISH_REQUEST;
+  return handled(ctx);
+}
+
+/**
+ * A handler that produced the response: the other modules of the handler do not run
+ * (`SetRequestHandled`), but the request goes on through the remaining stages.
+ */
+export function handled(ctx: HttpContext): RequestNotificationStatus {
+  ctx.setRequestHandled();
+  return CONTINUE;
 }
 
 function preconditionFailed(res: HttpResponse): RequestNotificationStatus {

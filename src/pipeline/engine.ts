@@ -13,6 +13,11 @@ export interface EngineOptions {
   readonly mapUrl: (ctx: HttpContext, url: string) => string;
   /** Chooses the handler at MapRequestHandler; sets an error status and returns false when none fits. */
   readonly mapHandler: (ctx: HttpContext) => boolean;
+  /**
+   * Classic mode only: the modules of the handler the request will map to, known before
+   * MapRequestHandler so that a module named by it also sees the earlier stages.
+   */
+  readonly peekHandlerModules?: (ctx: HttpContext) => readonly string[];
 }
 
 /** Called once the response is final (after SendResponse); Log and End run afterwards. */
@@ -97,8 +102,21 @@ export class PipelineEngine implements ContextHost {
     }
   }
 
+  readonly #peeked = new WeakMap<HttpContext, readonly string[]>();
+
+  /**
+   * Classic mode runs a TypeScript module only for requests whose handler names it, as IIS
+   * runs managed modules only inside the ASP.NET handler of a Classic pool.
+   */
   #allowed(ctx: HttpContext, step: Step): boolean {
-    return step.builtIn || !this.#options.classic || (ctx.handler?.modules.includes(step.name) ?? false);
+    if (step.builtIn || !this.#options.classic) return true;
+    if (ctx.handler) return ctx.handler.modules.includes(step.name);
+    let modules = this.#peeked.get(ctx);
+    if (!modules) {
+      modules = this.#options.peekHandlerModules?.(ctx) ?? [];
+      this.#peeked.set(ctx, modules);
+    }
+    return modules.includes(step.name);
   }
 
   /** @internal */

@@ -81,6 +81,25 @@ function accessGranted(policy: ReadonlySet<string>, required: HandlerEntry['requ
  * otherwise (iis-reference.md §2.7).
  */
 export function mapRequestHandler(ctx: HttpContext, classic: boolean): boolean {
+  const allowed: string[] = [];
+  const chosen = selectHandler(ctx, classic, allowed);
+  if (typeof chosen === 'string') {
+    ctx.response.setError(chosen);
+    // RFC 9110 §15.5.6: a 405 lists the methods the resource does support.
+    if (chosen === 'VERB_NOT_ALLOWED') ctx.response.setHeader('Allow', allowed.join(', '));
+    return false;
+  }
+  ctx.handler = chosen;
+  return true;
+}
+
+/**
+ * The handler for the request, or the error code when none fits. Changes nothing; the verbs
+ * of the entries whose path matched are added to `allowedVerbs` when given.
+ */
+export function selectHandler(
+  ctx: HttpContext, classic: boolean, allowedVerbs?: string[],
+): HandlerEntry | 'NOT_FOUND' | 'VERB_NOT_ALLOWED' | 'NO_HANDLER' {
   const section = ctx.getSection(HANDLERS);
   const method = ctx.request.method.toLowerCase();
   let verbRejected = false;
@@ -91,6 +110,7 @@ export function mapRequestHandler(ctx: HttpContext, classic: boolean): boolean {
     if ((entry.preConditions.includes('classicmode') || entry.preConditions.includes('isapimode')) && !classic) continue;
     if (entry.verbs && !entry.verbs.some((v) => v.toLowerCase() === method)) {
       verbRejected = true;
+      for (const v of entry.verbs) if (!allowedVerbs?.includes(v)) allowedVerbs?.push(v);
       continue;
     }
     if (!accessGranted(section.accessPolicy, entry.requireAccess, !ctx.isLocal)) continue;
@@ -98,12 +118,9 @@ export function mapRequestHandler(ctx: HttpContext, classic: boolean): boolean {
       resourceMissing = true;
       continue;
     }
-    ctx.handler = entry;
-    return true;
+    return entry;
   }
   // A handler that fit but for a file that does not exist: the resource is missing (404.0).
-  if (resourceMissing) ctx.response.setError('NOT_FOUND');
-  else if (verbRejected) ctx.response.setError('VERB_NOT_ALLOWED');
-  else ctx.response.setError('NO_HANDLER');
-  return false;
+  if (resourceMissing) return 'NOT_FOUND';
+  return verbRejected ? 'VERB_NOT_ALLOWED' : 'NO_HANDLER';
 }

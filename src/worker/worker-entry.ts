@@ -16,7 +16,7 @@ import type {
 import { compilePipeline } from '../pipeline/compile.js';
 import { PipelineEngine } from '../pipeline/engine.js';
 import { GLOBAL_NOTIFICATION } from '../pipeline/events.js';
-import { mapRequestHandler } from '../pipeline/handler-mapping.js';
+import { mapRequestHandler, selectHandler } from '../pipeline/handler-mapping.js';
 import { HttpContext, HttpRequest, type ApplicationInfo } from '../pipeline/http-context.js';
 import type { ApplicationProvider } from '../pipeline/module.js';
 import { loadModules } from './module-loader.js';
@@ -99,6 +99,10 @@ async function buildRuntime(site: SiteConfig, app: ApplicationConfig): Promise<A
       return mapped.physicalPath;
     },
     mapHandler: (ctx) => mapRequestHandler(ctx, data.classic),
+    peekHandlerModules: (ctx) => {
+      const chosen = selectHandler(ctx, true);
+      return typeof chosen === 'string' ? [] : chosen.modules;
+    },
   });
   const global = await globals.catch(() => undefined);
   await global?.fireGlobal(GLOBAL_NOTIFICATION.APPLICATION_START, provider);
