@@ -17,14 +17,12 @@ import { request } from 'node:http';
 import { cpus, release } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH_DIR);
 const RESULTS_DIR = join(BENCH_DIR, 'results');
 const AUTOCANNON = join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
 const LOADER_CPU_HOOK = join(BENCH_DIR, 'lib', 'report-cpu-on-exit.cjs');
-const require = createRequire(import.meta.url);
 
 const HELLO = 'Hello World!';
 const ONE_K = readFileSync(join(BENCH_DIR, 'fixtures', 'site', '1k.txt'));
@@ -474,9 +472,10 @@ function loadTable(summary) {
 }
 
 function versions() {
+  // Read the files directly: some packages (piscina) do not export ./package.json.
   const pkg = (name) => {
     try {
-      return require(`${name}/package.json`).version;
+      return JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
     } catch {
       return 'n/a';
     }

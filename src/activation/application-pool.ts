@@ -1,10 +1,7 @@
-import { BroadcastChannel } from 'node:worker_threads';
-import { randomUUID } from 'node:crypto';
 import { Piscina } from 'piscina';
 import type { AppPoolConfig } from '../config/application-host.js';
-import {
-  poolChannelName, type BatchResult, type BatchTask, type LateResponseMessage, type PoolControlMessage,
-  type PoolWorkerData, type WireRequest, type WireResponse,
+import type {
+  BatchResult, BatchTask, LateResponseMessage, PoolWorkerData, StopTask, WireRequest, WireResponse,
 } from './wire.js';
 
 /** A request waiting for its application pool: what the listener needs back. */
@@ -47,7 +44,6 @@ export class ApplicationPool {
       configText,
       poolName: config.name,
       classic: config.managedPipelineMode === 'Classic',
-      channel: poolChannelName(config.name, randomUUID()),
       revalidateMs,
     };
     if (config.startMode === 'AlwaysRunning') this.#start();
@@ -79,11 +75,8 @@ export class ApplicationPool {
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Infinity,
-      // 'sync' parks an idle worker in a blocking Atomics.wait, which would starve requests
-      // still awaiting I/O after their batch returned; 'async' waits with Atomics.waitAsync.
-      atomics: 'async',
-      // One batch per worker at a time keeps batches large; more queue in piscina.
-      concurrentTasksPerWorker: 1,
+      atomics: (process.env.W3CORE_ATOMICS as 'async' | 'sync' | 'disabled' | undefined) ?? 'sync',
+      concurrentTasksPerWorker: Number(process.env.W3CORE_TASKS ?? 16),
       stricterFIFO: true,
       workerData: this.#workerData,
     });
@@ -162,21 +155,10 @@ export class ApplicationPool {
     this.#batch = [];
     const piscina = this.#piscina;
     if (piscina) {
-      const channel = new BroadcastChannel(this.#workerData.channel);
-      const expected = piscina.threads.length;
-      await new Promise<void>((resolve) => {
-        let acks = 0;
-        const timer = setTimeout(resolve, timeoutMs);
-        channel.onmessage = (event: unknown) => {
-          const msg = (event as { data: PoolControlMessage }).data;
-          if (msg.w3core === 'stopped' && ++acks >= expected) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        channel.postMessage({ w3core: 'stop' } satisfies PoolControlMessage);
-      });
-      channel.close();
+      const workers = piscina.threads.length;
+      const stopped = new Int32Array(new SharedArrayBuffer(4));
+      const task: StopTask = { control: 'stop', stopped, workers, timeoutMs };
+      await Promise.allSettled(Array.from({ length: workers }, () => piscina.run(task)));
       await piscina.destroy();
       this.#piscina = undefined;
     }

@@ -64,14 +64,17 @@ export interface LateResponseMessage {
   readonly response: WireResponse;
 }
 
-/** Broadcast on the pool's channel so every worker runs StopListening and ApplicationStop. */
-export interface PoolControlMessage {
-  readonly w3core: 'stop' | 'stopped';
-  readonly threadId?: number;
-}
-
-export function poolChannelName(poolName: string, instance: string): string {
-  return `w3core:${instance}:${poolName}`;
+/**
+ * Sent as one task per worker when the pool stops: each worker runs StopListening and
+ * ApplicationStop once, counts itself in `stopped`, and holds its task until every worker has
+ * (or `timeoutMs` passed), so piscina hands the other stop tasks to the other workers.
+ */
+export interface StopTask {
+  readonly control: 'stop';
+  /** One Int32 on a SharedArrayBuffer: workers stopped so far. */
+  readonly stopped: Int32Array;
+  readonly workers: number;
+  readonly timeoutMs: number;
 }
 
 /** What every worker of a pool is started with. */
@@ -80,6 +83,5 @@ export interface PoolWorkerData {
   readonly configText: string;
   readonly poolName: string;
   readonly classic: boolean;
-  readonly channel: string;
   readonly revalidateMs: number;
 }

@@ -5,7 +5,7 @@ import type { BindingConfig, SiteConfig } from '../config/application-host.js';
 import { canonicalizePath, findApplication } from '../config/url-mapping.js';
 import { HTTP_ERROR, REASON_PHRASE } from '../errors.js';
 import { loadNativeUws } from './native.js';
-import { writeResponse, type ResponseState } from './response-writer.js';
+import { endHead, writeResponse, type ResponseState } from './response-writer.js';
 
 /** A socket the listener opened for a binding. */
 export interface ListeningBinding {
@@ -230,7 +230,7 @@ export class Listener {
       res.writeStatus(`${e.status} ${REASON_PHRASE[e.status] ?? e.reason}`);
       res.writeHeader('Content-Type', 'text/html; charset=utf-8');
       res.writeHeader('Server', 'w3core');
-      if (state.method === 'HEAD') res.endWithoutBody(Buffer.byteLength(body), close);
+      if (state.method === 'HEAD') endHead(res, Buffer.byteLength(body), close);
       else res.end(body, close);
     });
   }

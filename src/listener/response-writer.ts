@@ -20,25 +20,80 @@ const STREAM_PIECE = 256 * 1024;
  * file chunks are streamed piece by piece, each piece sent only when the socket took the last
  * one (`tryEnd` + `onWritable`), so a 1 GB file costs one piece of memory, never the file.
  */
+/** Ends a HEAD response with the Content-Length a GET would get (see writeResponse). */
+export function endHead(res: HttpResponse, contentLength: number | undefined, close: boolean): void {
+  if (contentLength !== undefined) res.writeHeader('Content-Length', String(contentLength));
+  if (close) res.writeHeader('Connection', 'close');
+  res.endWithoutBody();
+}
+
 export function writeResponse(res: HttpResponse, state: ResponseState, response: WireResponse): void {
   if (state.aborted) return;
   const head = state.method === 'HEAD' || response.status === 304 || response.status === 204;
   if (!head && response.chunks) {
-    res.cork(() => writeHead(res, response));
-    void streamChunks(res, state, response.chunks, response.contentLength, response.disconnect);
+    if (response.disconnect && response.contentLength <= SMALL_ENTITY) {
+      // uWS can close after `end()` but not after a streamed `tryEnd()`: a small entity to be
+      // followed by a disconnect is read here and sent in one piece.
+      void readSmall(response.chunks).then((body) => {
+        if (!state.aborted) res.cork(() => { writeHead(res, response); res.end(body, true); });
+      }, (err: unknown) => failStream(res, state, err));
+      return;
+    }
+    res.cork(() => {
+      writeHead(res, response);
+      // A large streamed entity cannot be followed by a server-side close (uWS has no close
+      // flag on tryEnd); the header tells the client to close.
+      if (response.disconnect) res.writeHeader('Connection', 'close');
+    });
+    void streamChunks(res, state, response.chunks, response.contentLength);
     return;
   }
   res.cork(() => {
     writeHead(res, response);
     if (head) {
-      // No arguments: uWS then writes no Content-Length (an explicit `undefined` writes 2^63).
-      // A 304/204 therefore keeps the connection even when a disconnect was asked for.
-      if (response.status === 304 || response.status === 204) res.endWithoutBody();
-      else res.endWithoutBody(response.contentLength, response.disconnect);
+      // uWS's endWithoutBody(n) leaves the connection expecting n body bytes, and an explicit
+      // `undefined` writes a length of 2^63: write the header ourselves and end without one.
+      endHead(res, response.status === 304 || response.status === 204 ? undefined : response.contentLength, response.disconnect);
     } else {
       res.end(response.body ?? undefined, response.disconnect);
     }
   });
+}
+
+/** Entities up to this size are read in one go when they must be followed by a close. */
+const SMALL_ENTITY = 4 * 1024 * 1024;
+
+async function readSmall(chunks: WireChunk[]): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for (const chunk of chunks) {
+    if (chunk instanceof Uint8Array) {
+      parts.push(chunk);
+      continue;
+    }
+    const handle = await open(chunk.path, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(chunk.length);
+      const { bytesRead } = await handle.read(buf, 0, chunk.length, chunk.offset);
+      if (bytesRead !== chunk.length) throw new Error(`${chunk.path} ended early`);
+      parts.push(buf);
+    } finally {
+      await handle.close();
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+function failStream(res: HttpResponse, state: ResponseState, err: unknown): void {
+  // Headers may be gone already: the only honest signal left is to drop the connection.
+  console.error('w3core: sending a response failed:', (err as Error).message);
+  if (!state.aborted) {
+    state.aborted = true;
+    try {
+      res.close();
+    } catch {
+      // the response had completed; nothing left to signal
+    }
+  }
 }
 
 function writeHead(res: HttpResponse, response: WireResponse): void {
@@ -56,7 +111,7 @@ function writeHead(res: HttpResponse, response: WireResponse): void {
 }
 
 async function streamChunks(
-  res: HttpResponse, state: ResponseState, chunks: WireChunk[], total: number, disconnect: boolean,
+  res: HttpResponse, state: ResponseState, chunks: WireChunk[], total: number,
 ): Promise<void> {
   let handle: FileHandle | undefined;
   let handlePath = '';
@@ -83,14 +138,8 @@ async function streamChunks(
         if (!(await send(res, state, piece.subarray(0, bytesRead), total))) return;
       }
     }
-    if (disconnect && !state.aborted) res.cork(() => res.close());
   } catch (err) {
-    // Headers are gone already: the only honest signal left is to drop the connection.
-    console.error('w3core: streaming a response failed:', (err as Error).message);
-    if (!state.aborted) {
-      state.aborted = true;
-      res.close();
-    }
+    failStream(res, state, err);
   } finally {
     await handle?.close();
   }

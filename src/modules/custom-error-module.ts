@@ -149,8 +149,8 @@ function tersePage(status: number, sub: number, text: string): string {
 function detailedPage(ctx: HttpContext): string {
   const res = ctx.response;
   const rows: [string, string][] = [
-    ['Module', res.error?.module ?? ctx.currentModule],
-    ['Notification', res.error?.notification ?? ''],
+    ['Module', res.error?.module ?? res.statusSetBy?.module ?? ''],
+    ['Notification', res.error?.notification ?? res.statusSetBy?.notification ?? ''],
     ['Handler', ctx.handler?.name ?? ''],
     ['Requested URL', `${ctx.request.secure ? 'https' : 'http'}://${ctx.request.getHeader('host') ?? ''}${ctx.request.rawUrl}`],
     ['Physical Path', safePhysical(ctx)],

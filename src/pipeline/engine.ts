@@ -125,6 +125,9 @@ export class PipelineEngine implements ContextHost {
   }
 }
 
+/** The name IIS gives the server core when it sets a status itself. */
+const CORE = 'IIS Web Core';
+
 function enter(ctx: HttpContext, step: Step): void {
   ctx.currentModule = step.name;
   ctx.currentModuleIndex = step.moduleIndex;
@@ -178,6 +181,8 @@ class RequestRun {
         // After AuthenticateRequest the server core requires a user (iis-reference.md §1.6).
         this.authenticated = true;
         if (!ctx.user) {
+          ctx.currentModule = CORE;
+          ctx.currentNotification = 'AuthenticateRequest';
           ctx.response.setError('NO_AUTHENTICATED_USER');
           this.cursor = this.logStart;
           continue;
@@ -185,6 +190,8 @@ class RequestRun {
       }
       if (!this.mapped && this.cursor >= this.mapStart && this.cursor < this.logStart) {
         this.mapped = true;
+        ctx.currentModule = CORE;
+        ctx.currentNotification = 'MapRequestHandler';
         if (!this.options.mapHandler(ctx)) {
           this.cursor = this.logStart;
           continue;

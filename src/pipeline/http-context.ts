@@ -110,15 +110,19 @@ export class HttpResponse {
   errorDescription: string | undefined;
   /** The error behind a 500 raised by a module, for detailed error pages. */
   error: { module: string; notification: string; message: string; stack: string | undefined } | undefined;
+  /** Module and notification that set the status (`IHttpResponse::GetStatus`). */
+  statusSetBy: { readonly module: string; readonly notification: string } | undefined;
   kernelCacheDisabled = false;
   kernelCacheDisableReason = 0;
   needDisconnect = false;
   readonly #headers = new Map<string, HeaderEntry>();
   #chunks: ResponseChunk[] = [];
   readonly #request: HttpRequest;
+  readonly #origin: (() => { module: string; notification: string }) | undefined;
 
-  constructor(request: HttpRequest) {
+  constructor(request: HttpRequest, origin?: () => { module: string; notification: string }) {
     this.#request = request;
+    this.#origin = origin;
   }
 
   /**
@@ -135,6 +139,7 @@ export class HttpResponse {
     this.subStatus = subStatus;
     this.trySkipCustomErrors = options.trySkipCustomErrors ?? false;
     this.errorDescription = options.errorDescription;
+    this.statusSetBy = this.#origin?.();
   }
 
   /** Sets a status from the coded error table, e.g. `setError('MIME_MAP_DENIED')` → 404.3. */
@@ -318,7 +323,7 @@ export class HttpContext {
     request: HttpRequest; site: SiteConfig; application: ApplicationInfo; config: EffectiveConfig; host: ContextHost;
   }) {
     this.request = init.request;
-    this.response = new HttpResponse(init.request);
+    this.response = new HttpResponse(init.request, () => ({ module: this.currentModule, notification: this.currentNotification }));
     this.#siteConfig = init.site;
     this.site = { id: init.site.id, name: init.site.name };
     this.application = init.application;

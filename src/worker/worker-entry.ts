@@ -4,14 +4,14 @@
  * responses. Responses that finish while the batch runs go back with the batch; those that
  * wait on asynchronous work follow as messages, so a slow request never holds up the others.
  */
-import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { parseApplicationHost, type ApplicationConfig, type SiteConfig } from '../config/application-host.js';
 import { ConfigHierarchy, type EffectiveConfig } from '../config/config-hierarchy.js';
 import { nodeAt } from '../config/config-node.js';
 import { findApplication, mapUrlToPhysical, normalizeDecodedPath } from '../config/url-mapping.js';
 import { ConfigError, HTTP_ERROR } from '../errors.js';
 import type {
-  BatchResult, BatchTask, LateResponseMessage, PoolControlMessage, PoolWorkerData, WireChunk, WireRequest, WireResponse,
+  BatchResult, BatchTask, LateResponseMessage, PoolWorkerData, StopTask, WireChunk, WireRequest, WireResponse,
 } from '../activation/wire.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import { PipelineEngine } from '../pipeline/engine.js';
@@ -271,15 +271,28 @@ function errorResponse(req: WireRequest, code: keyof typeof HTTP_ERROR, error: E
   };
 }
 
-/** The piscina task: one batch of requests in, the responses that finished in time out. */
-export default async function runBatch(task: BatchTask): Promise<BatchResult> {
+/**
+ * The piscina task: one batch of requests in, responses out.
+ *
+ * When every request of the batch finishes synchronously (the common case) the responses go
+ * back as the task's result. When some wait on I/O, the finished ones leave at once as
+ * messages and the task stays open until the last one is done: while a task is open piscina
+ * keeps the worker's event loop running (with no task it parks the thread in a blocking
+ * `Atomics.wait`, the cheapest way to wait for the next batch, and I/O would starve).
+ */
+export default function runBatch(task: BatchTask | StopTask): BatchResult | Promise<BatchResult> {
+  if ('control' in task) return stopTask(task);
   const responses: WireResponse[] = [];
   let collecting = true;
   let outstanding = task.requests.length;
+  let finish: (() => void) | undefined;
   const deliver: Deliver = (response) => {
     outstanding--;
     if (collecting) responses.push(response);
-    else parentPort!.postMessage({ w3core: 'response', response } satisfies LateResponseMessage);
+    else {
+      parentPort!.postMessage({ w3core: 'response', response } satisfies LateResponseMessage);
+      if (outstanding === 0) finish?.();
+    }
   };
   for (const req of task.requests) {
     try {
@@ -288,18 +301,24 @@ export default async function runBatch(task: BatchTask): Promise<BatchResult> {
       deliver(errorResponse(req, 'MODULE_ERROR', err as Error));
     }
   }
+  if (outstanding === 0) return { responses };
   // Let promise-based modules that need no I/O finish inside this batch.
-  if (outstanding > 0) await new Promise<void>((r) => setImmediate(r));
-  collecting = false;
-  return { responses };
+  return new Promise<void>((r) => setImmediate(r)).then(() => {
+    if (outstanding === 0) return { responses };
+    const early = responses.splice(0);
+    collecting = false;
+    for (const response of early) parentPort!.postMessage({ w3core: 'response', response } satisfies LateResponseMessage);
+    return new Promise<BatchResult>((resolve) => {
+      finish = () => resolve({ responses: [] });
+    });
+  });
 }
 
-// Pool control: StopListening and ApplicationStop run in every worker before the pool stops.
-const channel = new BroadcastChannel(data.channel);
-channel.onmessage = (event: unknown) => {
-  const msg = (event as { data: PoolControlMessage }).data;
-  if (msg.w3core !== 'stop') return;
-  void (async () => {
+let stopping: Promise<void> | undefined;
+
+/** StopListening, then ApplicationStop for every application this worker started; once. */
+function stopWorker(): Promise<void> {
+  stopping ??= (async () => {
     const provider = { applicationPool: data.poolName };
     await globalEngine?.fireGlobal(GLOBAL_NOTIFICATION.STOP_LISTENING, provider);
     for (const rt of apps.values()) {
@@ -308,7 +327,25 @@ channel.onmessage = (event: unknown) => {
       await r.engine?.fireGlobal(GLOBAL_NOTIFICATION.STOP_LISTENING, provider);
       await stopApplication(r);
     }
-    channel.postMessage({ w3core: 'stopped', threadId } satisfies PoolControlMessage);
   })();
-};
-channel.unref();
+  return stopping;
+}
+
+type WaitAsync = (a: Int32Array, index: number, value: number, timeout: number) => { async: boolean; value: Promise<string> | string };
+
+async function stopTask(task: StopTask): Promise<BatchResult> {
+  const first = stopping === undefined;
+  await stopWorker();
+  if (first) {
+    Atomics.add(task.stopped, 0, 1);
+    Atomics.notify(task.stopped, 0);
+  }
+  // Hold this task until every worker has stopped: a busy worker is not given the next one.
+  const deadline = Date.now() + task.timeoutMs;
+  const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+  for (let seen = Atomics.load(task.stopped, 0); seen < task.workers && Date.now() < deadline; seen = Atomics.load(task.stopped, 0)) {
+    const r = waitAsync(task.stopped, 0, seen, 20);
+    if (r.async) await r.value;
+  }
+  return { responses: [] };
+}
