@@ -1,7 +1,8 @@
 import { Piscina } from 'piscina';
 import type { AppPoolConfig } from '../config/application-host.js';
-import type {
-  BatchResult, BatchTask, LateResponseMessage, PoolWorkerData, StopTask, WireRequest, WireResponse,
+import {
+  encodeRequests, type BatchResult, type BatchTask, type PoolWorkerData, type StopTask, type WireRequest,
+  type WireResponse, type WorkerMessage,
 } from './wire.js';
 
 /** A request waiting for its application pool: what the listener needs back. */
@@ -15,6 +16,12 @@ export interface PoolRequest {
 /** Most requests per batch task (shared/anchors/perf-anchors.md: batch32). */
 export const MAX_BATCH = 32;
 
+/**
+ * Batches handed to each worker before the next waits for one to finish: two keep the worker
+ * busy (one runs while the next is in transit) and let batches grow under load.
+ */
+const BATCHES_PER_WORKER = Number(process.env.W3CORE_DEPTH ?? 2);
+
 const WORKER_FILE = new URL('../worker/worker-entry.js', import.meta.url);
 
 export type PoolState = 'Started' | 'Stopping' | 'Stopped';
@@ -24,7 +31,8 @@ export type PoolState = 'Started' | 'Stopping' | 'Stopped';
  *
  * Requests arriving in one event-loop turn are gathered and sent as one task (at most
  * {@link MAX_BATCH}); the batch leaves on `setImmediate`, i.e. right after uWS has delivered
- * everything it read in this turn. `queueLength` bounds requests waiting or in flight: past
+ * everything it read in this turn, or, when every worker is busy with a batch, as soon as one
+ * is done. `queueLength` bounds requests waiting or in flight: past
  * it the listener answers 503 at once, as HTTP.sys does when a pool's queue is full.
  */
 export class ApplicationPool {
@@ -35,7 +43,14 @@ export class ApplicationPool {
   #scheduled = false;
   readonly #inflight = new Map<number, PoolRequest>();
   readonly #workerData: PoolWorkerData;
-  #flushBound = () => this.#flush();
+  /** Batches a worker is still working through synchronously (not yet answered or released). */
+  readonly #busyBatches = new Set<number>();
+  #nextBatch = 1;
+  #threads = 1;
+  readonly #flushWhenIdle = () => {
+    this.#scheduled = false;
+    if (this.#busyBatches.size < this.#threads * BATCHES_PER_WORKER) this.#flush();
+  };
 
   constructor(config: AppPoolConfig, configFile: string, configText: string, revalidateMs: number) {
     this.config = config;
@@ -70,18 +85,25 @@ export class ApplicationPool {
   #start(): Piscina {
     if (this.#piscina) return this.#piscina;
     const threads = Math.max(1, this.config.maxProcesses);
+    this.#threads = threads;
     const piscina = new Piscina({
       filename: WORKER_FILE.href,
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Infinity,
-      atomics: (process.env.W3CORE_ATOMICS as 'async' | 'sync' | 'disabled' | undefined) ?? 'sync',
-      concurrentTasksPerWorker: Number(process.env.W3CORE_TASKS ?? 16),
+      // An idle worker parks in a blocking Atomics.wait: the cheapest wake-up. A batch whose
+      // requests wait on I/O keeps its task open (see worker-entry.ts), so the worker's event
+      // loop runs while anything is outstanding, and more batches can come in meanwhile.
+      atomics: 'sync',
+      concurrentTasksPerWorker: 16,
       stricterFIFO: true,
+      // Per-task run-time histograms cost a clock read and a record per task; unused here.
+      recordTiming: false,
       workerData: this.#workerData,
     });
-    piscina.on('message', (msg: LateResponseMessage) => {
-      if (msg && msg.w3core === 'response') this.#complete(msg.response);
+    piscina.on('message', (msg: WorkerMessage) => {
+      if (msg?.w3core === 'response') this.#complete(msg.response);
+      else if (msg?.w3core === 'released') this.#release(msg.batch);
     });
     piscina.on('error', (err: unknown) => console.error(`w3core: application pool '${this.name}' worker error:`, err));
     this.#piscina = piscina;
@@ -102,12 +124,21 @@ export class ApplicationPool {
     if (this.#batch.length >= MAX_BATCH) this.#flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(this.#flushBound);
+      setImmediate(this.#flushWhenIdle);
     }
   }
 
+  /**
+   * A worker finished the synchronous part of a batch. Requests that gathered while every
+   * worker was busy leave now, as one batch: under load batches grow instead of piling up as
+   * many small tasks (each task costs tens of µs; a request in a batch a few).
+   */
+  #release(batchId: number): void {
+    if (!this.#busyBatches.delete(batchId)) return;
+    if (this.#batch.length > 0 && this.#busyBatches.size < this.#threads * BATCHES_PER_WORKER) this.#flush();
+  }
+
   #flush(): void {
-    this.#scheduled = false;
     if (this.#batch.length === 0) return;
     const batch = this.#batch;
     this.#batch = [];
@@ -122,12 +153,16 @@ export class ApplicationPool {
         transferList.push(entity.buffer as ArrayBuffer);
       }
     }
-    const task: BatchTask = { requests };
+    const batchId = this.#nextBatch++;
+    this.#busyBatches.add(batchId);
+    const task: BatchTask = { batch: batchId, ...encodeRequests(requests) };
     piscina.run(task, { transferList }).then(
       (result: BatchResult) => {
         for (const response of result.responses) this.#complete(response);
+        this.#release(batchId);
       },
       (err: unknown) => {
+        this.#release(batchId);
         // The task failed as a whole (a worker died): its requests that had no response yet
         // get 503 rather than a hung connection.
         for (const r of batch) {

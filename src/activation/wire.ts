@@ -36,9 +36,12 @@ export interface WireResponse {
   readonly id: number;
   readonly status: number;
   readonly subStatus: number;
-  readonly statusText: string;
-  /** Flat `[name, value, …]` in the order set. */
-  readonly headers: string[];
+  /**
+   * The status line after `HTTP/1.1 ` and the header lines, CRLF-joined, ready for the wire:
+   * `200 OK\r\nContent-Type: text/plain\r\nServer: w3core`. Built by the worker from values
+   * `HttpResponse` validated (no CR, LF or NUL), so the listener writes it with one call.
+   */
+  readonly head: string;
   /** The whole entity when it is in memory (null for HEAD and empty bodies). */
   readonly body: Uint8Array | null;
   /** Set instead of `body` when the entity has file chunks. */
@@ -50,7 +53,82 @@ export interface WireResponse {
 }
 
 export interface BatchTask {
-  readonly requests: WireRequest[];
+  /** Sequence number; named again in the `released` message. */
+  readonly batch: number;
+  /** The requests' fields, length-prefixed (see {@link encodeRequests}). */
+  readonly text: string;
+  /** Request entities by position in the batch (null: none). */
+  readonly entities: (Uint8Array | null)[];
+}
+
+/*
+ * Requests cross to the worker as one length-prefixed string rather than an array of objects.
+ * Structured clone walks every object and string of the batch on both threads (about 1.6 µs
+ * per request measured here); one string is copied whole, and building and parsing it costs
+ * about 0.3 µs per request on each side. Length prefixes, not separators, so no byte a client
+ * sends can be mistaken for framing.
+ *
+ *   batch   := request*
+ *   request := <field count> ';' field*
+ *   field   := <length> ':' <chars>
+ *   fields  := id siteId method rawUrl path queryString httpVersion remoteAddress remotePort
+ *              localAddress localPort secure (name value)*
+ */
+const FIXED_FIELDS = 12;
+
+function field(value: string): string {
+  return `${value.length}:${value}`;
+}
+
+/** Encodes a batch of requests (main thread). */
+export function encodeRequests(requests: readonly WireRequest[]): { text: string; entities: (Uint8Array | null)[] } {
+  let text = '';
+  const entities: (Uint8Array | null)[] = [];
+  for (const r of requests) {
+    text += `${FIXED_FIELDS + r.headers.length};` + field(String(r.id)) + field(String(r.siteId)) + field(r.method) +
+      field(r.rawUrl) + field(r.path) + field(r.queryString) + field(r.httpVersion) + field(r.remoteAddress) +
+      field(String(r.remotePort)) + field(r.localAddress) + field(String(r.localPort)) + field(r.secure ? '1' : '0');
+    for (const h of r.headers) text += field(h);
+    entities.push(r.entity);
+  }
+  return { text, entities };
+}
+
+/** Decodes what {@link encodeRequests} built (worker). */
+export function decodeRequests(text: string, entities: readonly (Uint8Array | null)[]): WireRequest[] {
+  const out: WireRequest[] = [];
+  let i = 0;
+  const next = (): string => {
+    const colon = text.indexOf(':', i);
+    const end = colon + 1 + Number(text.slice(i, colon));
+    const value = text.slice(colon + 1, end);
+    i = end;
+    return value;
+  };
+  while (i < text.length) {
+    const semi = text.indexOf(';', i);
+    const count = Number(text.slice(i, semi));
+    i = semi + 1;
+    const id = Number(next());
+    const siteId = Number(next());
+    const method = next();
+    const rawUrl = next();
+    const path = next();
+    const queryString = next();
+    const httpVersion = next();
+    const remoteAddress = next();
+    const remotePort = Number(next());
+    const localAddress = next();
+    const localPort = Number(next());
+    const secure = next() === '1';
+    const headers: string[] = [];
+    for (let k = FIXED_FIELDS; k < count; k++) headers.push(next());
+    out.push({
+      id, siteId, method, rawUrl, path, queryString, httpVersion, headers, remoteAddress, remotePort,
+      localAddress, localPort, secure, entity: entities[out.length] ?? null,
+    });
+  }
+  return out;
 }
 
 export interface BatchResult {
@@ -63,6 +141,17 @@ export interface LateResponseMessage {
   readonly w3core: 'response';
   readonly response: WireResponse;
 }
+
+/**
+ * The worker finished the synchronous part of a batch whose task stays open for requests
+ * waiting on I/O: the listener may send it the next batch.
+ */
+export interface BatchReleasedMessage {
+  readonly w3core: 'released';
+  readonly batch: number;
+}
+
+export type WorkerMessage = LateResponseMessage | BatchReleasedMessage;
 
 /**
  * Sent as one task per worker when the pool stops: each worker runs StopListening and

@@ -72,6 +72,8 @@ export class ConfigHierarchy {
   readonly #effective = new Map<string, EffectiveEntry>();
   /** Called when a web.config change is noticed (GL_CONFIGURATION_CHANGE). */
   onChange: ((path: string) => void) | undefined;
+  /** Goes up whenever a change is noticed; every memoised result is dropped then. */
+  generation = 0;
 
   constructor(server: ServerConfig, revalidateMs = 1000) {
     this.server = server;
@@ -104,7 +106,9 @@ export class ConfigHierarchy {
         if (hit.result instanceof ConfigError) throw hit.result;
         return hit.result;
       }
-      this.#effective.delete(key);
+      // Configuration changes are rare: start over rather than track which URLs they affect.
+      this.#effective.clear();
+      this.generation++;
       this.onChange?.(urlPath);
     }
     const files: { path: string; mtimeMs: number }[] = [];

@@ -43,6 +43,8 @@ export function mapUrlToPhysical(site: SiteConfig, urlPath: string): MappedPath 
   return { application, virtualDirectory, physicalPath, virtualDirectoryUrl: appPrefix + vdirPrefix || '/' };
 }
 
+const NEEDS_WORK = /[%\\\0]|\/\.\.?(?:\/|$)/;
+
 export type CanonicalPath =
   | { readonly ok: true; readonly path: string }
   | { readonly ok: false; readonly subStatus: number; readonly reason: string };
@@ -55,6 +57,8 @@ export type CanonicalPath =
  */
 export function canonicalizePath(rawPath: string): CanonicalPath {
   if (rawPath.charCodeAt(0) !== 47) return { ok: false, subStatus: 0, reason: 'the path must start with /' };
+  // Most paths need nothing: no escapes, no dot segments, no backslash, no NUL.
+  if (!NEEDS_WORK.test(rawPath)) return { ok: true, path: rawPath };
   let decoded: string;
   try {
     decoded = decodeURIComponent(rawPath);

@@ -33,6 +33,45 @@ interface PortGroup {
 
 let nextRequestId = 1;
 
+/** Header pairs of the request being copied; `collectHeader` is one function for all requests. */
+let collected: string[] = [];
+function collectHeader(name: string, value: string): void {
+  collected.push(name, value);
+}
+
+/**
+ * One request between the listener and its pool: what the pool needs (`wire`), and how the
+ * answer goes back to the uWS response. A class, so the hot path allocates one object per
+ * request instead of a record and two closures.
+ */
+class PendingRequest implements PoolRequest, ResponseState {
+  aborted = false;
+  onAbort: (() => void) | undefined = undefined;
+  wire!: WireRequest;
+  readonly res: UwsResponse;
+  readonly method: string;
+  readonly listener: Listener;
+
+  constructor(res: UwsResponse, method: string, listener: Listener) {
+    this.res = res;
+    this.method = method;
+    this.listener = listener;
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.onAbort?.();
+  }
+
+  complete(response: WireResponse): void {
+    writeResponse(this.res, this, response);
+  }
+
+  fail(status: 500 | 503, reason: string): void {
+    this.listener.answer(this.res, this, status === 503 ? 'APP_POOL_UNAVAILABLE' : 'MODULE_ERROR', this.wire.remoteAddress, reason);
+  }
+}
+
 /** uWS listen option (native export, missing from the bundled typings as a value). */
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
 
@@ -49,6 +88,7 @@ export class Listener {
   readonly #options: ListenerOptions;
   readonly #sockets: us_listen_socket[] = [];
   readonly #bound: ListeningBinding[] = [];
+  readonly #limits = new Map<SiteConfig, { at: number; value: number }>();
 
   constructor(options: ListenerOptions) {
     this.#options = options;
@@ -114,42 +154,43 @@ export class Listener {
     const pools = this.#options.pools;
     app.any('/*', (res: UwsResponse, req: UwsRequest) => {
       const method = req.getCaseSensitiveMethod();
-      const state: ResponseState = { aborted: false, method, onAbort: undefined };
-      res.onAborted(() => {
-        state.aborted = true;
-        state.onAbort?.();
-      });
+      const pending = new PendingRequest(res, method, this);
+      res.onAborted(() => pending.abort());
       const path = req.getUrl();
       const query = req.getQuery() ?? '';
-      const headers: string[] = [];
-      req.forEach((k, v) => {
-        headers.push(k, v);
-      });
-      const hostHeader = req.getHeader('host');
-      const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
-      const localPort = group.boundPort;
+      collected = [];
+      req.forEach(collectHeader);
+      const headers = collected;
+      let hostHeader = '';
+      let lengthHeader = '';
+      let chunked = false;
+      for (let i = 0; i < headers.length; i += 2) {
+        const name = headers[i]!;
+        if (name === 'host') hostHeader = headers[i + 1]!;
+        else if (name === 'content-length') lengthHeader = headers[i + 1]!;
+        else if (name === 'transfer-encoding') chunked = true;
+      }
+      const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
       const hostName = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
       const site = exact.get(hostName) ?? any;
       if (!site) {
-        this.#answer(res, state, 'SITE_NOT_FOUND', remoteAddress);
+        this.answer(res, pending, 'SITE_NOT_FOUND', remoteAddress);
         return;
       }
       const canonical = canonicalizePath(path);
       if (!canonical.ok) {
-        this.#answer(res, state, canonical.subStatus === 11 ? 'DOUBLE_ESCAPE' : 'BAD_REQUEST', remoteAddress, canonical.reason);
+        this.answer(res, pending, canonical.subStatus === 11 ? 'DOUBLE_ESCAPE' : 'BAD_REQUEST', remoteAddress, canonical.reason);
         return;
       }
       const app = findApplication(site, canonical.path);
       const pool = pools.get(app.applicationPool.toLowerCase())!;
-      const lengthHeader = req.getHeader('content-length');
-      const chunked = req.getHeader('transfer-encoding') !== '';
       const declared = lengthHeader === '' ? 0 : Number(lengthHeader);
-      const limit = this.#options.maxContentLength(site);
+      const limit = this.#maxContentLength(site);
       if (declared > limit) {
-        this.#answer(res, state, 'CONTENT_TOO_LARGE', remoteAddress, undefined, true);
+        this.answer(res, pending, 'CONTENT_TOO_LARGE', remoteAddress, undefined, true);
         return;
       }
-      const wire = {
+      pending.wire = {
         id: nextRequestId++,
         siteId: site.id,
         method,
@@ -161,31 +202,38 @@ export class Listener {
         remoteAddress,
         remotePort: 0,
         localAddress,
-        localPort,
+        localPort: group.boundPort,
         secure: false,
-        entity: null as Uint8Array | null,
+        entity: null,
       };
-      if (declared > 0 || chunked) {
-        this.#readEntity(res, state, wire, declared, chunked, limit, pool, remoteAddress);
-      } else {
-        this.#dispatch(res, state, wire, pool);
-      }
+      if (declared > 0 || chunked) this.#readEntity(res, pending, declared, chunked, limit, pool);
+      else pool.dispatch(pending);
     });
   }
 
+  /** requestLimits maxAllowedContentLength of a site, re-read at most once a second. */
+  #maxContentLength(site: SiteConfig): number {
+    const now = Date.now();
+    let entry = this.#limits.get(site);
+    if (!entry || now - entry.at > 1000) {
+      entry = { at: now, value: this.#options.maxContentLength(site) };
+      this.#limits.set(site, entry);
+    }
+    return entry.value;
+  }
+
   #readEntity(
-    res: UwsResponse, state: ResponseState, wire: WireRequest & { entity: Uint8Array | null }, declared: number,
-    chunked: boolean, limit: number, pool: ApplicationPool, remoteAddress: string,
+    res: UwsResponse, pending: PendingRequest, declared: number, chunked: boolean, limit: number, pool: ApplicationPool,
   ): void {
     let buffer = Buffer.allocUnsafeSlow(chunked ? Math.min(limit, 65536) : declared);
     let length = 0;
     let failed = false;
     res.onData((chunk, isLast) => {
-      if (failed || state.aborted) return;
+      if (failed || pending.aborted) return;
       const bytes = new Uint8Array(chunk);
       if (length + bytes.byteLength > limit) {
         failed = true;
-        this.#answer(res, state, 'CONTENT_TOO_LARGE', remoteAddress, undefined, true);
+        this.answer(res, pending, 'CONTENT_TOO_LARGE', pending.wire.remoteAddress, undefined, true);
         return;
       }
       if (length + bytes.byteLength > buffer.byteLength) {
@@ -196,27 +244,17 @@ export class Listener {
       buffer.set(bytes, length);
       length += bytes.byteLength;
       if (isLast) {
-        wire.entity = new Uint8Array(buffer.buffer, buffer.byteOffset, length);
-        this.#dispatch(res, state, wire, pool);
+        pending.wire = { ...pending.wire, entity: new Uint8Array(buffer.buffer, buffer.byteOffset, length) };
+        pool.dispatch(pending);
       }
     });
   }
 
-  #dispatch(res: UwsResponse, state: ResponseState, wire: WireRequest, pool: ApplicationPool): void {
-    const request: PoolRequest = {
-      wire,
-      complete: (response: WireResponse) => {
-        writeResponse(res, state, response);
-      },
-      fail: (status, reason) => {
-        this.#answer(res, state, status === 503 ? 'APP_POOL_UNAVAILABLE' : 'MODULE_ERROR', wire.remoteAddress, reason);
-      },
-    };
-    pool.dispatch(request);
-  }
-
-  /** Answers from the listener itself, as HTTP.sys does for requests that never reach a pool. */
-  #answer(
+  /**
+   * Answers from the listener itself, as HTTP.sys does for requests that never reach a pool.
+   * @internal
+   */
+  answer(
     res: UwsResponse, state: ResponseState, code: keyof typeof HTTP_ERROR, remoteAddress: string,
     detail?: string, close = false,
   ): void {

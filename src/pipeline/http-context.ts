@@ -134,6 +134,7 @@ export class HttpResponse {
     options: { trySkipCustomErrors?: boolean; errorDescription?: string } = {},
   ): void {
     if (!Number.isInteger(status) || status < 100 || status > 999) throw new RangeError(`invalid HTTP status ${status}`);
+    if (statusText !== undefined && /[\r\n\0]/.test(statusText)) throw new TypeError('invalid HTTP status text');
     this.status = status;
     this.statusText = statusText ?? REASON_PHRASE[status] ?? 'Unknown';
     this.subStatus = subStatus;
@@ -298,7 +299,7 @@ export class HttpContext {
   readonly application: ApplicationInfo;
   /** The configuration in force for this URL. */
   readonly config: EffectiveConfig;
-  readonly traceEvents: TraceEvent[] = [];
+  #traceEvents: TraceEvent[] | undefined;
   user: HttpUser | undefined;
   /** Set at MapRequestHandler. */
   handler: HandlerInfo | undefined;
@@ -309,8 +310,9 @@ export class HttpContext {
   /** `SetRequestHandled`: other handlers mapped for this request do not run. */
   requestHandled = false;
   readonly startTime = performance.now();
-  readonly #slots: unknown[] = [];
-  readonly #serverVariables = new Map<string, string>();
+  // Allocated on first use: most requests never touch them.
+  #slots: unknown[] | undefined;
+  #serverVariables: Map<string, string> | undefined;
   readonly #host: ContextHost;
   readonly #siteConfig: SiteConfig;
   #physicalPath: string | undefined;
@@ -360,11 +362,16 @@ export class HttpContext {
 
   /** The per-request state of the module that is running (`IHttpModuleContextContainer`). */
   getModuleContext<T>(): T | undefined {
-    return this.#slots[this.currentModuleIndex] as T | undefined;
+    return this.#slots?.[this.currentModuleIndex] as T | undefined;
   }
 
   setModuleContext<T>(value: T): void {
-    this.#slots[this.currentModuleIndex] = value;
+    (this.#slots ??= [])[this.currentModuleIndex] = value;
+  }
+
+  /** Trace events raised for this request so far. */
+  get traceEvents(): readonly TraceEvent[] {
+    return this.#traceEvents ?? [];
   }
 
   /** Raises RQ_CUSTOM_NOTIFICATION for the modules registered for it. */
@@ -400,14 +407,14 @@ export class HttpContext {
       area,
       message,
     };
-    this.traceEvents.push(event);
+    (this.#traceEvents ??= []).push(event);
     this.#host.trace(this, event);
   }
 
   /** A server variable (`GetServerVariable`): CGI names, `HTTP_<HEADER>`, or one set by a module. */
   getServerVariable(name: string): string | undefined {
     const key = name.toUpperCase();
-    const set = this.#serverVariables.get(key);
+    const set = this.#serverVariables?.get(key);
     if (set !== undefined) return set;
     const r = this.request;
     switch (key) {
@@ -441,6 +448,6 @@ export class HttpContext {
   }
 
   setServerVariable(name: string, value: string): void {
-    this.#serverVariables.set(name.toUpperCase(), value);
+    (this.#serverVariables ??= new Map()).set(name.toUpperCase(), value);
   }
 }

@@ -10,8 +10,9 @@ import { ConfigHierarchy, type EffectiveConfig } from '../config/config-hierarch
 import { nodeAt } from '../config/config-node.js';
 import { findApplication, mapUrlToPhysical, normalizeDecodedPath } from '../config/url-mapping.js';
 import { ConfigError, HTTP_ERROR } from '../errors.js';
+import { decodeRequests } from '../activation/wire.js';
 import type {
-  BatchResult, BatchTask, LateResponseMessage, PoolWorkerData, StopTask, WireChunk, WireRequest, WireResponse,
+  BatchReleasedMessage, BatchResult, BatchTask, LateResponseMessage, PoolWorkerData, StopTask, WireChunk, WireRequest, WireResponse,
 } from '../activation/wire.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import { PipelineEngine } from '../pipeline/engine.js';
@@ -35,6 +36,8 @@ interface AppRuntime {
   readonly provider: ApplicationProvider;
   /** The app root's configuration the runtime was built from; a new one means rebuild. */
   readonly rootConfig: EffectiveConfig | undefined;
+  /** `hierarchy.generation` when the runtime was last known current. */
+  generation: number;
   /** Engines with PreBeginRequest handlers (global modules first); usually empty. */
   readonly preBegin: readonly PipelineEngine[];
 }
@@ -79,14 +82,14 @@ async function buildRuntime(site: SiteConfig, app: ApplicationConfig): Promise<A
     rootConfig = hierarchy.effective(site, appRootUrl(app));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    return { engine: undefined, failure: { error: err, code: 'CONFIG_INVALID' }, info, provider, rootConfig, preBegin: [] };
+    return { engine: undefined, failure: { error: err, code: 'CONFIG_INVALID' }, info, provider, rootConfig, preBegin: [], generation: hierarchy.generation };
   }
   let modules;
   try {
     modules = await loadModules(nodeAt(rootConfig.root, 'modules'), 'type');
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    return { engine: undefined, failure: { error: err, code: 'MODULE_NOT_RECOGNIZED' }, info, provider, rootConfig, preBegin: [] };
+    return { engine: undefined, failure: { error: err, code: 'MODULE_NOT_RECOGNIZED' }, info, provider, rootConfig, preBegin: [], generation: hierarchy.generation };
   }
   const pipeline = compilePipeline(modules);
   for (const w of pipeline.warnings) console.warn(`w3core: ${site.name}${app.path}: ${w}`);
@@ -110,7 +113,7 @@ async function buildRuntime(site: SiteConfig, app: ApplicationConfig): Promise<A
   const preBegin = [global, engine].filter(
     (e): e is PipelineEngine => e !== undefined && e.pipeline.global.has(GLOBAL_NOTIFICATION.PRE_BEGIN_REQUEST),
   );
-  return { engine, failure: undefined, info, provider, rootConfig, preBegin };
+  return { engine, failure: undefined, info, provider, rootConfig, preBegin, generation: hierarchy.generation };
 }
 
 /** The runtime of the application serving `path`, rebuilt when its configuration changed. */
@@ -119,13 +122,17 @@ function runtimeFor(site: SiteConfig, path: string): AppRuntime | Promise<AppRun
   const key = `${site.id}:${app.path}`;
   const current = apps.get(key);
   if (current && !(current instanceof Promise)) {
+    if (current.generation === hierarchy.generation && !current.failure) return current;
     let root: EffectiveConfig | undefined;
     try {
       root = hierarchy.effective(site, appRootUrl(app));
     } catch {
       root = undefined;
     }
-    if (root === current.rootConfig) return current;
+    if (root === current.rootConfig) {
+      current.generation = hierarchy.generation;
+      return current;
+    }
     // The application's configuration changed: stop it and start it again, as IIS recycles
     // an application domain when its web.config changes.
     void stopApplication(current);
@@ -206,6 +213,19 @@ function run(req: WireRequest, site: SiteConfig, rt: AppRuntime, deliver: Delive
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A copy of `bytes` that owns its ArrayBuffer exactly. Small Buffers are views into Node's
+ * shared 8 KiB pool, and cloning a view to another thread copies its whole ArrayBuffer: a
+ * 12-byte body would cross as 8 KiB.
+ */
+function ownBuffer(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  return new Uint8Array(bytes);
+}
+
+/** Headers uWS writes itself or that framing owns; a module cannot set them. */
+const FRAMING = new Set(['content-length', 'transfer-encoding', 'date', 'connection']);
 const validated = new WeakSet<EffectiveConfig>();
 
 /**
@@ -221,8 +241,15 @@ function validateSections(config: EffectiveConfig): void {
 
 function toWire(req: WireRequest, ctx: HttpContext, disconnect: boolean): WireResponse {
   const res = ctx.response;
-  const headers: string[] = [];
-  for (const [name, value] of res.headerPairs()) headers.push(name, value);
+  let head = `${res.status} ${res.statusText}`;
+  let server = false;
+  for (const [name, value] of res.headerPairs()) {
+    const lower = name.toLowerCase();
+    if (FRAMING.has(lower)) continue;
+    if (lower === 'server') server = true;
+    head += `\r\n${name}: ${value}`;
+  }
+  if (!server) head += '\r\nServer: w3core';
   const chunks = res.chunks;
   const contentLength = res.bodyLength;
   let body: Uint8Array | null = null;
@@ -230,7 +257,7 @@ function toWire(req: WireRequest, ctx: HttpContext, disconnect: boolean): WireRe
   const noBody = req.method === 'HEAD' || res.status === 304 || res.status === 204 || res.status < 200;
   if (!noBody && chunks.length) {
     if (chunks.every((c) => c.kind === 'memory')) {
-      body = chunks.length === 1 ? (chunks[0] as { data: Uint8Array }).data : Buffer.concat(chunks.map((c) => (c as { data: Uint8Array }).data));
+      body = ownBuffer(chunks.length === 1 ? (chunks[0] as { data: Uint8Array }).data : Buffer.concat(chunks.map((c) => (c as { data: Uint8Array }).data)));
     } else {
       wireChunks = chunks.map((c) => (c.kind === 'memory' ? c.data : { path: c.path, offset: c.offset, length: c.length }));
     }
@@ -239,8 +266,7 @@ function toWire(req: WireRequest, ctx: HttpContext, disconnect: boolean): WireRe
     id: req.id,
     status: res.status,
     subStatus: res.subStatus,
-    statusText: res.statusText,
-    headers,
+    head,
     body,
     chunks: wireChunks,
     contentLength: noBody && (res.status === 304 || res.status === 204) ? 0 : contentLength,
@@ -265,8 +291,8 @@ function errorResponse(req: WireRequest, code: keyof typeof HTTP_ERROR, error: E
   if (error && !(error instanceof ConfigError)) console.error('w3core: request failed outside the pipeline:', error);
   const body = req.method === 'HEAD' ? null : Buffer.from(html);
   return {
-    id: req.id, status: e.status, subStatus: e.subStatus, statusText: e.reason,
-    headers: ['Content-Type', 'text/html; charset=utf-8'], body, chunks: null,
+    id: req.id, status: e.status, subStatus: e.subStatus,
+    head: `${e.status} ${e.reason}\r\nContent-Type: text/html; charset=utf-8\r\nServer: w3core`, body, chunks: null,
     contentLength: Buffer.byteLength(html), disconnect: false, kernelCacheDisabled: true,
   };
 }
@@ -284,7 +310,6 @@ export default function runBatch(task: BatchTask | StopTask): BatchResult | Prom
   if ('control' in task) return stopTask(task);
   const responses: WireResponse[] = [];
   let collecting = true;
-  let outstanding = task.requests.length;
   let finish: (() => void) | undefined;
   const deliver: Deliver = (response) => {
     outstanding--;
@@ -294,7 +319,9 @@ export default function runBatch(task: BatchTask | StopTask): BatchResult | Prom
       if (outstanding === 0) finish?.();
     }
   };
-  for (const req of task.requests) {
+  const requests = decodeRequests(task.text, task.entities);
+  let outstanding = requests.length;
+  for (const req of requests) {
     try {
       handle(req, deliver);
     } catch (err) {
@@ -308,6 +335,7 @@ export default function runBatch(task: BatchTask | StopTask): BatchResult | Prom
     const early = responses.splice(0);
     collecting = false;
     for (const response of early) parentPort!.postMessage({ w3core: 'response', response } satisfies LateResponseMessage);
+    parentPort!.postMessage({ w3core: 'released', batch: task.batch } satisfies BatchReleasedMessage);
     return new Promise<BatchResult>((resolve) => {
       finish = () => resolve({ responses: [] });
     });
