@@ -13,14 +13,17 @@ export interface PoolRequest {
   fail(status: 500 | 503, reason: string): void;
 }
 
-/** Most requests per batch task (shared/anchors/perf-anchors.md: batch32). */
-export const MAX_BATCH = 32;
+/**
+ * Most requests per batch task. The anchors measured 32 (shared/anchors/perf-anchors.md); here
+ * every task also costs a cross-CPU wake-up of the worker, and 64 did no worse and often better.
+ */
+export const MAX_BATCH = 64;
 
 /**
  * Batches handed to each worker before the next waits for one to finish: two keep the worker
  * busy (one runs while the next is in transit) and let batches grow under load.
  */
-const BATCHES_PER_WORKER = Number(process.env.W3CORE_DEPTH ?? 2);
+const BATCHES_PER_WORKER = 2;
 
 const WORKER_FILE = new URL('../worker/worker-entry.js', import.meta.url);
 

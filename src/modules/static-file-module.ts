@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { realpathSync, statSync, type Stats } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { basename, resolve, sep } from 'node:path';
 import parseRange from 'range-parser';
 import { readBool, readEnum, readRequired, readString, readTimeSpan } from '../config/attributes.js';
 import type { SectionReader } from '../config/config-hierarchy.js';
 import type { ConfigNode } from '../config/config-node.js';
 import { mapUrlToPhysical } from '../config/url-mapping.js';
+import { readSmallFile, realpathCached } from './common/file-cache.js';
 import {
   REQUEST_NOTIFICATION, REQUEST_NOTIFICATION_STATUS, type RequestNotificationStatus,
 } from '../pipeline/events.js';
@@ -185,8 +186,8 @@ export function virtualDirectoryGuard(ctx: HttpContext): (physicalPath: string) 
     const target = resolve(physicalPath);
     if (!isInside(lexicalRoot, target)) return true;
     try {
-      realRoot ??= realpathSync(lexicalRoot);
-      return isInside(realRoot, realpathSync(target));
+      realRoot ??= realpathCached(lexicalRoot);
+      return isInside(realRoot, realpathCached(target));
     } catch {
       return false;
     }
@@ -384,7 +385,9 @@ export function serveFile(ctx: HttpContext, physicalPath: string, stat: Stats): 
   if (ranges === undefined) {
     res.setStatus(200);
     res.setHeader('Content-Type', contentType);
-    res.writeFile(physicalPath, 0, size);
+    const small = readSmallFile(physicalPath, stat);
+    if (small) res.write(small);
+    else res.writeFile(physicalPath, 0, size);
     return handled(ctx);
   }
   res.disableKernelCache();
