@@ -69,12 +69,7 @@ export const DefaultDocumentModule: HttpModule = {
   onExecuteRequestHandler(ctx: HttpContext): RequestNotificationStatus {
     if (ctx.requestHandled) return CONTINUE;
     const directory = ctx.physicalPath;
-    let stat: Stats | undefined;
-    try {
-      stat = statSync(directory, { throwIfNoEntry: false });
-    } catch {
-      stat = undefined;
-    }
+    const stat = ctx.physicalStat;
     if (!stat?.isDirectory()) return CONTINUE;
     const urlPath = ctx.request.path;
     if (isHiddenPath(ctx, urlPath)) {

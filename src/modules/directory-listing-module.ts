@@ -136,12 +136,7 @@ export const DirectoryListingModule: HttpModule = {
     const res = ctx.response;
     if (ctx.requestHandled || res.status !== 200 || res.bodyLength !== 0) return CONTINUE;
     const directory = ctx.physicalPath;
-    let stat: Stats | undefined;
-    try {
-      stat = statSync(directory, { throwIfNoEntry: false });
-    } catch {
-      stat = undefined;
-    }
+    const stat = ctx.physicalStat;
     if (!stat?.isDirectory()) return CONTINUE;
     const urlPath = ctx.request.path;
     if (isHiddenPath(ctx, urlPath)) {

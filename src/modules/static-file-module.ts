@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { statSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { basename, resolve, sep } from 'node:path';
 import parseRange from 'range-parser';
 import { readBool, readEnum, readRequired, readString, readTimeSpan } from '../config/attributes.js';
@@ -470,13 +470,7 @@ export const StaticFileModule: HttpModule = {
       return FINISH_REQUEST;
     }
     const physicalPath = ctx.physicalPath;
-    let stat: Stats | undefined;
-    try {
-      stat = statSync(physicalPath, { throwIfNoEntry: false });
-    } catch {
-      // ENOTDIR (`/file.txt/x`), EACCES, ELOOP: all look like "not there" from outside.
-      stat = undefined;
-    }
+    const stat = ctx.physicalStat;
     if (stat?.isDirectory()) return CONTINUE;
     // A trailing slash names a directory; a file (or nothing) there is 404, as in IIS. Sockets,
     // FIFOs and devices are never served: streaming a FIFO would hang the response.

@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import { readEnum, readFlags, readRequired, readString } from '../config/attributes.js';
 import type { SectionReader } from '../config/config-hierarchy.js';
 import type { HandlerInfo, HttpContext } from './http-context.js';
@@ -52,13 +51,8 @@ export function matchHandlerPath(mask: string, urlPath: string): boolean {
 
 function resourceFits(entry: HandlerEntry, ctx: HttpContext): boolean {
   if (entry.resourceType === 'Unspecified') return true;
-  let kind: 'file' | 'dir' | undefined;
-  try {
-    const st = statSync(ctx.physicalPath);
-    kind = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : undefined;
-  } catch {
-    kind = undefined;
-  }
+  const st = ctx.physicalStat;
+  const kind = st?.isDirectory() ? 'dir' : st?.isFile() ? 'file' : undefined;
   if (entry.resourceType === 'File') return kind === 'file';
   if (entry.resourceType === 'Directory') return kind === 'dir';
   return kind !== undefined;

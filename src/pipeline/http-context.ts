@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import type { SiteConfig } from '../config/application-host.js';
 import type { EffectiveConfig, SectionReader } from '../config/config-hierarchy.js';
 import { HTTP_ERROR, REASON_PHRASE, type HttpErrorCode } from '../errors.js';
@@ -316,6 +316,7 @@ export class HttpContext {
   readonly #host: ContextHost;
   readonly #siteConfig: SiteConfig;
   #physicalPath: string | undefined;
+  #stat: Stats | undefined | null = null;
   /** Engine hooks for `indicateCompletion` and `disableNotifications`. */
   completion: ((status: number) => void) | undefined;
   disabledNotifications = 0;
@@ -353,6 +354,22 @@ export class HttpContext {
   get physicalPath(): string {
     this.#physicalPath ??= this.#host.mapPath(this, this.request.path);
     return this.#physicalPath;
+  }
+
+  /**
+   * `stat` of {@link physicalPath}, taken once per request and shared by the handler mapping and
+   * the modules that need it; undefined when there is nothing there (or it cannot be reached).
+   */
+  get physicalStat(): Stats | undefined {
+    if (this.#stat === null) {
+      try {
+        this.#stat = statSync(this.physicalPath, { throwIfNoEntry: false });
+      } catch {
+        // ENOTDIR (`/file.txt/x`), EACCES, ELOOP: all look like "not there" from outside.
+        this.#stat = undefined;
+      }
+    }
+    return this.#stat;
   }
 
   /** Maps any URL of this site to a physical path (`IHttpContext::MapPath`); fires MAP_PATH. */
