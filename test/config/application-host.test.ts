@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadApplicationHost, parseApplicationHost } from '../../dist/config/application-host.js';
 import { ConfigError } from '../../dist/errors.js';
+import { expectConfigError as expectConfigErrorAt } from '../helpers/config-error.js';
 
 /**
  * system.applicationHost as read from applicationHost.config (iis-reference.md §2.4, §2.5):
@@ -48,23 +49,9 @@ function simpleSite(binding = '*:80:', extra = ''): string {
     </site>`;
 }
 
-/** Asserts that `fn` throws a ConfigError whose message names file, line and attribute. */
+/** The shared assertion, bound to this file's config path. */
 function expectConfigError(fn: () => unknown, line: number, attribute: string | undefined, detail?: RegExp): ConfigError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a ConfigError').toBeInstanceOf(ConfigError);
-  const err = caught as ConfigError;
-  expect(err.file).toBe(file);
-  expect(err.line).toBe(line);
-  expect(err.attribute).toBe(attribute);
-  const prefix = attribute ? `${file}:${line} attribute '${attribute}': ` : `${file}:${line}: `;
-  expect(err.message.startsWith(prefix), `message "${err.message}" should start with "${prefix}"`).toBe(true);
-  if (detail) expect(err.detail).toMatch(detail);
-  return err;
+  return expectConfigErrorAt(fn, file, line, attribute, detail);
 }
 
 describe('sites', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mergeElement, nodeAt, type ConfigNode } from '../../dist/config/config-node.js';
 import { parseXml } from '../../dist/config/xml.js';
 import { ConfigError } from '../../dist/errors.js';
+import { expectConfigError } from '../helpers/config-error.js';
 
 /**
  * Inheritance of configuration elements (iis-reference.md §2.3): attributes of deeper levels
@@ -21,20 +22,6 @@ function merge(...levels: (readonly [file: string, xml: string])[]): ConfigNode 
 
 const ws = (inner: string) => `<system.webServer>${inner}</system.webServer>`;
 const values = (node: ConfigNode | undefined, attr: string) => node?.entries.map((e) => e.attributes.get(attr)?.value);
-
-function expectConfigError(fn: () => unknown, file: string, line: number, attribute: string, detail?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a ConfigError').toBeInstanceOf(ConfigError);
-  const err = caught as ConfigError;
-  expect([err.file, err.line, err.attribute]).toEqual([file, line, attribute]);
-  expect(err.message.startsWith(`${file}:${line} attribute '${attribute}': `)).toBe(true);
-  if (detail) expect(err.detail).toMatch(detail);
-}
 
 describe('attributes', () => {
   it('a deeper level overrides an attribute and inherits the others', () => {
