@@ -233,8 +233,7 @@ class RequestRun {
 
   runnable(step: Step): boolean {
     const ctx = this.ctx;
-    const disabled = step.post ? ctx.disabledPostNotifications : ctx.disabledNotifications;
-    if (disabled & step.bit && ctx.currentModuleIndex === step.moduleIndex) return false;
+    if (ctx.isNotificationDisabled(step.moduleIndex, step.bit, step.post)) return false;
     if (!this.engine.allowed(ctx, step)) return false;
     if (this.cursor >= this.executeStart && this.cursor < this.executeEnd && !step.post) {
       // ExecuteRequestHandler goes only to the modules the chosen handler names.

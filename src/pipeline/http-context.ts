@@ -319,8 +319,8 @@ export class HttpContext {
   #stat: Stats | undefined | null = null;
   /** Engine hooks for `indicateCompletion` and `disableNotifications`. */
   completion: ((status: number) => void) | undefined;
-  disabledNotifications = 0;
-  disabledPostNotifications = 0;
+  /** Per module index: [notification mask, post-notification mask] it switched off. */
+  #disabled: Map<number, [number, number]> | undefined;
 
   constructor(init: {
     request: HttpRequest; site: SiteConfig; application: ApplicationInfo; config: EffectiveConfig; host: ContextHost;
@@ -406,8 +406,16 @@ export class HttpContext {
 
   /** Turns off deterministic notifications for the calling module and this request only. */
   disableNotifications(notifications: number, postNotifications = 0): void {
-    this.disabledNotifications |= notifications;
-    this.disabledPostNotifications |= postNotifications;
+    const masks = (this.#disabled ??= new Map()).get(this.currentModuleIndex) ?? [0, 0];
+    masks[0] |= notifications;
+    masks[1] |= postNotifications;
+    this.#disabled.set(this.currentModuleIndex, masks);
+  }
+
+  /** Did module `moduleIndex` switch off this (post-)notification for this request? */
+  isNotificationDisabled(moduleIndex: number, bit: number, post: boolean): boolean {
+    const masks = this.#disabled?.get(moduleIndex);
+    return masks !== undefined && (masks[post ? 1 : 0] & bit) !== 0;
   }
 
   /** Other handlers configured for this request do not run (`SetRequestHandled`). */
