@@ -94,32 +94,44 @@ export function encodeRequests(requests: readonly WireRequest[]): { text: string
   return { text, entities };
 }
 
-/** Decodes what {@link encodeRequests} built (worker). */
+/** Decodes what {@link encodeRequests} built (worker). Digits are read in place, no slices. */
 export function decodeRequests(text: string, entities: readonly (Uint8Array | null)[]): WireRequest[] {
   const out: WireRequest[] = [];
   let i = 0;
+  const number = (stop: number): number => {
+    let n = 0;
+    for (let c = text.charCodeAt(i++); c !== stop; c = text.charCodeAt(i++)) {
+      if (!(c >= 48 && c <= 57)) throw new Error(`w3core: malformed request batch at ${i - 1}`);
+      n = n * 10 + (c - 48);
+    }
+    return n;
+  };
   const next = (): string => {
-    const colon = text.indexOf(':', i);
-    const end = colon + 1 + Number(text.slice(i, colon));
-    const value = text.slice(colon + 1, end);
-    i = end;
+    const length = number(58); // ':'
+    const value = text.slice(i, i + length);
+    i += length;
     return value;
   };
+  const nextNumber = (): number => {
+    const length = number(58);
+    const end = i + length;
+    let n = 0;
+    for (; i < end; i++) n = n * 10 + (text.charCodeAt(i) - 48);
+    return n;
+  };
   while (i < text.length) {
-    const semi = text.indexOf(';', i);
-    const count = Number(text.slice(i, semi));
-    i = semi + 1;
-    const id = Number(next());
-    const siteId = Number(next());
+    const count = number(59); // ';'
+    const id = nextNumber();
+    const siteId = nextNumber();
     const method = next();
     const rawUrl = next();
     const path = next();
     const queryString = next();
     const httpVersion = next();
     const remoteAddress = next();
-    const remotePort = Number(next());
+    const remotePort = nextNumber();
     const localAddress = next();
-    const localPort = Number(next());
+    const localPort = nextNumber();
     const secure = next() === '1';
     const headers: string[] = [];
     for (let k = FIXED_FIELDS; k < count; k++) headers.push(next());
