@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readRequired, readString } from '../config/attributes.js';
@@ -9,15 +10,26 @@ import type { HttpModule, RegisteredModule } from '../pipeline/module.js';
 const imported = new Map<string, Promise<Record<string, unknown>>>();
 
 async function importFile(file: string): Promise<Record<string, unknown>> {
-  let p = imported.get(file);
+  // The modification time is part of the key (and of the URL, past Node's module cache), so a
+  // module file that was fixed or changed is loaded afresh when its application restarts.
+  let version = 0;
+  try {
+    version = statSync(file).mtimeMs;
+  } catch {
+    // let the import report the missing file
+  }
+  const key = `${file}?${version}`;
+  let p = imported.get(key);
   if (!p) {
+    const url = `${pathToFileURL(file).href}?w3core=${version}`;
     if (/\.[mc]?tsx?$/.test(file)) {
-      // TypeScript modules are compiled on load (tsx/esbuild), once per worker.
-      p = import('tsx/esm/api').then((api) => api.tsImport(pathToFileURL(file).href, import.meta.url) as Promise<Record<string, unknown>>);
+      // TypeScript modules are compiled on load (tsx/esbuild), once per worker and version.
+      p = import('tsx/esm/api').then((api) => api.tsImport(url, import.meta.url) as Promise<Record<string, unknown>>);
     } else {
-      p = import(pathToFileURL(file).href) as Promise<Record<string, unknown>>;
+      p = import(url) as Promise<Record<string, unknown>>;
     }
-    imported.set(file, p);
+    imported.set(key, p);
+    p.catch(() => imported.delete(key));
   }
   return p;
 }
@@ -56,7 +68,11 @@ export async function loadModule(entry: ConfigNode, attribute: 'type' | 'image')
   }
   let module: HttpModule;
   if (typeof value === 'function') {
-    module = new (value as new (init: { name: string }) => HttpModule)({ name });
+    try {
+      module = new (value as new (init: { name: string }) => HttpModule)({ name });
+    } catch (err) {
+      throw new ConfigError(at.file, at.line, attribute, `module '${name}' failed to initialise: ${(err as Error).message}`);
+    }
   } else if (typeof value === 'object') {
     module = value as HttpModule;
   } else {

@@ -38,6 +38,7 @@ interface AppRuntime {
   readonly rootConfig: EffectiveConfig | undefined;
   /** `hierarchy.generation` when the runtime was last known current. */
   generation: number;
+  readonly builtAt: number;
   /** Engines with PreBeginRequest handlers (global modules first); usually empty. */
   readonly preBegin: readonly PipelineEngine[];
 }
@@ -82,14 +83,14 @@ async function buildRuntime(site: SiteConfig, app: ApplicationConfig): Promise<A
     rootConfig = hierarchy.effective(site, appRootUrl(app));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    return { engine: undefined, failure: { error: err, code: 'CONFIG_INVALID' }, info, provider, rootConfig, preBegin: [], generation: hierarchy.generation };
+    return { engine: undefined, failure: { error: err, code: 'CONFIG_INVALID' }, info, provider, rootConfig, preBegin: [], generation: hierarchy.generation, builtAt: Date.now() };
   }
   let modules;
   try {
     modules = await loadModules(nodeAt(rootConfig.root, 'modules'), 'type');
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    return { engine: undefined, failure: { error: err, code: 'MODULE_NOT_RECOGNIZED' }, info, provider, rootConfig, preBegin: [], generation: hierarchy.generation };
+    return { engine: undefined, failure: { error: err, code: 'MODULE_NOT_RECOGNIZED' }, info, provider, rootConfig, preBegin: [], generation: hierarchy.generation, builtAt: Date.now() };
   }
   const pipeline = compilePipeline(modules);
   for (const w of pipeline.warnings) console.warn(`w3core: ${site.name}${app.path}: ${w}`);
@@ -113,7 +114,9 @@ async function buildRuntime(site: SiteConfig, app: ApplicationConfig): Promise<A
   const preBegin = [global, engine].filter(
     (e): e is PipelineEngine => e !== undefined && e.pipeline.global.has(GLOBAL_NOTIFICATION.PRE_BEGIN_REQUEST),
   );
-  return { engine, failure: undefined, info, provider, rootConfig, preBegin, generation: hierarchy.generation };
+  return {
+    engine, failure: undefined, info, provider, rootConfig, preBegin, generation: hierarchy.generation, builtAt: Date.now(),
+  };
 }
 
 /** The runtime of the application serving `path`, rebuilt when its configuration changed. */
@@ -129,20 +132,29 @@ function runtimeFor(site: SiteConfig, path: string): AppRuntime | Promise<AppRun
     } catch {
       root = undefined;
     }
-    if (root === current.rootConfig) {
+    // A module that failed to load is tried again (at most once a second), so fixing the
+    // module's file is enough; a configuration error waits for the configuration to change.
+    const retry = current.failure?.code === 'MODULE_NOT_RECOGNIZED' && Date.now() - current.builtAt > 1000;
+    if (root === current.rootConfig && !retry) {
       current.generation = hierarchy.generation;
       return current;
     }
     // The application's configuration changed: stop it and start it again, as IIS recycles
     // an application domain when its web.config changes.
-    void stopApplication(current);
+    if (!current.failure) void stopApplication(current);
   } else if (current) {
     return current;
   }
-  const building = buildRuntime(site, app).then((rt) => {
-    apps.set(key, rt);
-    return rt;
-  });
+  const building = buildRuntime(site, app).then(
+    (rt) => {
+      apps.set(key, rt);
+      return rt;
+    },
+    (err: unknown) => {
+      apps.delete(key); // not a configuration problem: the next request tries again
+      throw err;
+    },
+  );
   apps.set(key, building);
   return building;
 }
