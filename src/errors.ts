@@ -12,6 +12,7 @@ export const HTTP_ERROR = {
   NO_HANDLER: { status: 404, subStatus: 4, reason: 'Not Found' },
   HIDDEN_SEGMENT: { status: 404, subStatus: 8, reason: 'Not Found' },
   DOUBLE_ESCAPE: { status: 404, subStatus: 11, reason: 'Not Found' },
+  TOO_MANY_SEGMENTS: { status: 404, subStatus: 20, reason: 'Not Found' },
   VERB_NOT_ALLOWED: { status: 405, subStatus: 0, reason: 'Method Not Allowed' },
   PRECONDITION_FAILED: { status: 412, subStatus: 0, reason: 'Precondition Failed' },
   CONTENT_TOO_LARGE: { status: 413, subStatus: 1, reason: 'Content Too Large' },

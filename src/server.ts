@@ -75,10 +75,11 @@ export class W3CoreServer {
     const listener = new Listener({
       sites: config.sites,
       pools,
-      maxContentLength: (site: SiteConfig) => {
+      maxContentLength: (site: SiteConfig, path: string) => {
         try {
-          return hierarchy.effective(site, '/').section(REQUEST_LIMITS);
+          return hierarchy.effective(site, path).section(REQUEST_LIMITS);
         } catch {
+          // A broken web.config: the worker answers 500.19; the default bounds what is read.
           return 30000000;
         }
       },

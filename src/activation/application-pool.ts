@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { AppPoolConfig } from '../config/application-host.js';
 import {
@@ -25,6 +27,9 @@ export const MAX_BATCH = 64;
  */
 const BATCHES_PER_WORKER = 2;
 
+/** How long a request may stay in a worker (the default site `limits connectionTimeout`). */
+export const REQUEST_TIMEOUT_MS = 120_000;
+
 const WORKER_FILE = new URL('../worker/worker-entry.js', import.meta.url);
 
 export type PoolState = 'Started' | 'Stopping' | 'Stopped';
@@ -44,7 +49,10 @@ export class ApplicationPool {
   #state: PoolState = 'Started';
   #batch: PoolRequest[] = [];
   #scheduled = false;
+  /** Requests handed to a worker, in hand-over order, with the time they left. */
   readonly #inflight = new Map<number, PoolRequest>();
+  readonly #sentAt = new Map<number, number>();
+  #sweeper: NodeJS.Timeout | undefined;
   readonly #workerData: PoolWorkerData;
   /** Batches a worker is still working through synchronously (not yet answered or released). */
   readonly #busyBatches = new Set<number>();
@@ -63,6 +71,8 @@ export class ApplicationPool {
       poolName: config.name,
       classic: config.managedPipelineMode === 'Classic',
       revalidateMs,
+      channel: `w3core:${randomUUID()}:${config.name}`,
+      stopped: new Int32Array(new SharedArrayBuffer(4)),
     };
     if (config.startMode === 'AlwaysRunning') this.#start();
   }
@@ -98,7 +108,9 @@ export class ApplicationPool {
       // requests wait on I/O keeps its task open (see worker-entry.ts), so the worker's event
       // loop runs while anything is outstanding, and more batches can come in meanwhile.
       atomics: 'sync',
-      concurrentTasksPerWorker: 16,
+      // Batches whose requests wait on I/O stay open; they must never stop new batches from
+      // reaching the worker, so the bound is the pool's own queueLength.
+      concurrentTasksPerWorker: this.config.queueLength,
       stricterFIFO: true,
       // Per-task run-time histograms cost a clock read and a record per task; unused here.
       recordTiming: false,
@@ -148,8 +160,11 @@ export class ApplicationPool {
     const piscina = this.#start();
     const requests: WireRequest[] = [];
     const transferList: ArrayBuffer[] = [];
+    const now = Date.now();
+    this.#sweeper ??= setInterval(() => this.#expire(), 1000).unref();
     for (const r of batch) {
       this.#inflight.set(r.wire.id, r);
+      this.#sentAt.set(r.wire.id, now);
       requests.push(r.wire);
       const entity = r.wire.entity;
       if (entity && entity.byteOffset === 0 && entity.byteLength === entity.buffer.byteLength && entity.byteLength >= 65536) {
@@ -169,16 +184,36 @@ export class ApplicationPool {
         // The task failed as a whole (a worker died): its requests that had no response yet
         // get 503 rather than a hung connection.
         for (const r of batch) {
-          if (this.#inflight.delete(r.wire.id)) r.fail(503, `worker failure: ${(err as Error).message}`);
+          if (this.#forget(r.wire.id)) r.fail(503, `worker failure: ${(err as Error).message}`);
         }
       },
     );
   }
 
+  #forget(id: number): boolean {
+    this.#sentAt.delete(id);
+    return this.#inflight.delete(id);
+  }
+
+  /**
+   * A request whose module never finishes must not hold its connection forever (uWS has no
+   * timeout for a pending response): past {@link REQUEST_TIMEOUT_MS} it gets 503, as HTTP.sys
+   * gives up on a request after `connectionTimeout`. A response that comes later is dropped.
+   */
+  #expire(): void {
+    const deadline = Date.now() - REQUEST_TIMEOUT_MS;
+    for (const [id, at] of this.#sentAt) {
+      if (at > deadline) break; // hand-over order: the rest are younger
+      const request = this.#inflight.get(id);
+      this.#forget(id);
+      request?.fail(503, 'the request timed out in its application pool');
+    }
+  }
+
   #complete(response: WireResponse): void {
     const request = this.#inflight.get(response.id);
     if (!request) return;
-    this.#inflight.delete(response.id);
+    this.#forget(response.id);
     request.complete(response);
   }
 
@@ -194,14 +229,19 @@ export class ApplicationPool {
     const piscina = this.#piscina;
     if (piscina) {
       const workers = piscina.threads.length;
-      const stopped = new Int32Array(new SharedArrayBuffer(4));
-      const task: StopTask = { control: 'stop', stopped, workers, timeoutMs };
+      const channel = new BroadcastChannel(this.#workerData.channel);
+      channel.postMessage('stop');
+      channel.close();
+      const task: StopTask = { control: 'stop', workers, timeoutMs };
       await Promise.allSettled(Array.from({ length: workers }, () => piscina.run(task)));
       await piscina.destroy();
       this.#piscina = undefined;
     }
     for (const r of this.#inflight.values()) r.fail(503, 'application pool stopped');
     this.#inflight.clear();
+    this.#sentAt.clear();
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     this.#state = 'Stopped';
   }
 }

@@ -166,14 +166,15 @@ export interface BatchReleasedMessage {
 export type WorkerMessage = LateResponseMessage | BatchReleasedMessage;
 
 /**
- * Sent as one task per worker when the pool stops: each worker runs StopListening and
- * ApplicationStop once, counts itself in `stopped`, and holds its task until every worker has
- * (or `timeoutMs` passed), so piscina hands the other stop tasks to the other workers.
+ * Stopping a pool reaches every worker two ways, because piscina cannot address one worker:
+ * a message on the pool's BroadcastChannel (heard by workers whose event loop runs, i.e. those
+ * with requests in progress) and one stop task per worker (which wakes a worker parked idle in
+ * `Atomics.wait`; an idle worker is the one piscina picks). Each worker runs StopListening and
+ * ApplicationStop once and counts itself in `PoolWorkerData.stopped`; a stop task is held until
+ * every worker has counted itself, or `timeoutMs` passed.
  */
 export interface StopTask {
   readonly control: 'stop';
-  /** One Int32 on a SharedArrayBuffer: workers stopped so far. */
-  readonly stopped: Int32Array;
   readonly workers: number;
   readonly timeoutMs: number;
 }
@@ -185,4 +186,8 @@ export interface PoolWorkerData {
   readonly poolName: string;
   readonly classic: boolean;
   readonly revalidateMs: number;
+  /** BroadcastChannel name for the stop message. */
+  readonly channel: string;
+  /** One Int32 on a SharedArrayBuffer: workers that have run their stop handlers. */
+  readonly stopped: Int32Array;
 }

@@ -37,6 +37,8 @@ export interface SiteConfig {
   readonly id: number;
   readonly name: string;
   readonly serverAutoStart: boolean;
+  /** `limits maxUrlSegments` (default 32; 0 = no limit): more segments → 404.20. */
+  readonly maxUrlSegments: number;
   readonly bindings: readonly BindingConfig[];
   /** Longest path first. */
   readonly applications: readonly ApplicationConfig[];
@@ -199,8 +201,10 @@ function readSites(
       throw new ConfigError(s.file, s.line, undefined, `site '${name}' has no root <application path="/">`);
     }
     applications.sort((x, y) => y.path.length - x.path.length);
+    const limits = child(s, 'limits') ?? child(child(el, 'siteDefaults'), 'limits');
     sites.push(Object.freeze({
-      id, name, serverAutoStart: readBool(s, 'serverAutoStart', true), bindings, applications,
+      id, name, serverAutoStart: readBool(s, 'serverAutoStart', true),
+      maxUrlSegments: readUint(limits, 'maxUrlSegments', 32, 0, 16383), bindings, applications,
     }));
   }
   return sites;

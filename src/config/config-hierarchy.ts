@@ -5,7 +5,7 @@ import type { ServerConfig, SiteConfig, LocationConfig } from './application-hos
 import { normalizeLocationPath } from './application-host.js';
 import { mergeElement, nodeAt, type ConfigNode } from './config-node.js';
 import { DEFAULTS_FILE, defaultWebServer } from './defaults.js';
-import { mapUrlToPhysical } from './url-mapping.js';
+import { findApplication, mapUrlToPhysical } from './url-mapping.js';
 import { child, parseXml, type XmlElement } from './xml.js';
 
 /**
@@ -23,11 +23,17 @@ export class EffectiveConfig {
   readonly root: ConfigNode;
   /** The web.config files that took part, root first. */
   readonly sources: readonly string[];
+  /**
+   * Every web.config path probed for this URL with its modification time: equal signatures
+   * mean the same configuration, whatever else changed meanwhile.
+   */
+  readonly signature: string;
   readonly #sections = new Map<SectionReader<unknown>, unknown>();
 
-  constructor(root: ConfigNode, sources: readonly string[]) {
+  constructor(root: ConfigNode, sources: readonly string[], signature = '') {
     this.root = root;
     this.sources = sources;
+    this.signature = signature;
   }
 
   /** The typed section, read once per effective configuration. */
@@ -55,6 +61,8 @@ interface EffectiveEntry {
 }
 
 const MAX_ENTRIES = 4096;
+/** web.config paths remembered (present or absent); probes beyond this evict the oldest. */
+const MAX_WEB_CONFIG_PROBES = 16384;
 
 /**
  * The IIS configuration hierarchy (iis-reference.md §2.1): built-in defaults, then
@@ -97,7 +105,9 @@ export class ConfigHierarchy {
    * @throws ConfigError when a web.config on the way is malformed or invalid (→ 500.19).
    */
   effective(site: SiteConfig, urlPath: string): EffectiveConfig {
-    const key = `${site.id}\u0000${urlPath.toLowerCase()}`;
+    // Exact path, never case-folded: web.config files are found on a case-sensitive file
+    // system, so /PRIVATE and /private may have different configuration.
+    const key = `${site.id}\u0000${urlPath}`;
     const now = Date.now();
     const hit = this.#effective.get(key);
     if (hit) {
@@ -149,9 +159,7 @@ export class ConfigHierarchy {
         if (loc.path.toLowerCase() === locationsFor.toLowerCase()) root = mergeElement(root, loc.webServer, 'system.webServer');
       }
     };
-    const pool = this.server.appPools.get(
-      mapUrlToPhysical(site, '/')!.application.applicationPool.toLowerCase(),
-    );
+    const pool = this.server.appPools.get(findApplication(site, urlPath).applicationPool.toLowerCase());
     const override = pool?.enableConfigurationOverride ?? true;
     for (let depth = 0; depth <= segments.length; depth++) {
       const url = '/' + segments.slice(0, depth).join('/');
@@ -179,7 +187,7 @@ export class ConfigHierarchy {
       }
       sources.push(path);
     }
-    return new EffectiveConfig(root, sources);
+    return new EffectiveConfig(root, sources, files.map((f) => `${f.path}\u0000${f.mtimeMs}`).join('\u0001'));
   }
 
   #webConfig(path: string, now: number): WebConfigEntry {
@@ -214,6 +222,7 @@ export class ConfigHierarchy {
       }
     }
     entry = { checkedAt: now, mtimeMs, size, element };
+    if (this.#webConfigs.size >= MAX_WEB_CONFIG_PROBES) this.#webConfigs.delete(this.#webConfigs.keys().next().value!);
     this.#webConfigs.set(path, entry);
     return entry;
   }

@@ -19,8 +19,8 @@ export interface ListeningBinding {
 export interface ListenerOptions {
   readonly sites: readonly SiteConfig[];
   readonly pools: ReadonlyMap<string, ApplicationPool>;
-  /** requestLimits maxAllowedContentLength per site id. */
-  readonly maxContentLength: (site: SiteConfig) => number;
+  /** requestLimits maxAllowedContentLength in force for a URL of a site. */
+  readonly maxContentLength: (site: SiteConfig, path: string) => number;
 }
 
 interface PortGroup {
@@ -32,6 +32,12 @@ interface PortGroup {
 }
 
 let nextRequestId = 1;
+
+function countSegments(path: string): number {
+  let n = 0;
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) n++;
+  return n;
+}
 
 /** Header pairs of the request being copied; `collectHeader` is one function for all requests. */
 let collected: string[] = [];
@@ -88,7 +94,6 @@ export class Listener {
   readonly #options: ListenerOptions;
   readonly #sockets: us_listen_socket[] = [];
   readonly #bound: ListeningBinding[] = [];
-  readonly #limits = new Map<SiteConfig, { at: number; value: number }>();
 
   constructor(options: ListenerOptions) {
     this.#options = options;
@@ -112,7 +117,22 @@ export class Listener {
         const key = binding.port === 0 ? `0:${site.id}:${binding.bindingInformation}` : String(binding.port);
         let group = groups.get(key);
         if (!group) groups.set(key, (group = { port: binding.port, boundPort: binding.port, address, routes: [] }));
-        else if (group.address !== address) group = Object.assign(group, { address: '0.0.0.0' });
+        else if (group.address !== address) {
+          // One socket per port: routing by local address is not built, and sharing one
+          // socket would expose a loopback-only site on every address.
+          throw new Error(
+            `site '${site.name}': binding ${binding.bindingInformation} uses port ${binding.port} with another IP ` +
+            `than binding ${group.routes[0]!.binding.bindingInformation} of site '${group.routes[0]!.site.name}'; ` +
+            'bindings on one port must share their IP',
+          );
+        }
+        const clash = group.routes.find((r) => r.binding.host === binding.host);
+        if (clash) {
+          throw new Error(
+            `site '${site.name}': binding ${binding.bindingInformation} duplicates binding ` +
+            `${clash.binding.bindingInformation} of site '${clash.site.name}'`,
+          );
+        }
         group.routes.push({ site, binding });
       }
     }
@@ -182,10 +202,17 @@ export class Listener {
         this.answer(res, pending, canonical.subStatus === 11 ? 'DOUBLE_ESCAPE' : 'BAD_REQUEST', remoteAddress, canonical.reason);
         return;
       }
+      if (site.maxUrlSegments > 0 && countSegments(canonical.path) > site.maxUrlSegments) {
+        this.answer(res, pending, 'TOO_MANY_SEGMENTS', remoteAddress);
+        return;
+      }
       const app = findApplication(site, canonical.path);
       const pool = pools.get(app.applicationPool.toLowerCase())!;
       const declared = lengthHeader === '' ? 0 : Number(lengthHeader);
-      const limit = this.#maxContentLength(site);
+      const hasEntity = declared > 0 || chunked;
+      // The limit of this URL's configuration (a web.config may lower or raise it); only
+      // requests with an entity need it.
+      const limit = hasEntity ? this.#options.maxContentLength(site, canonical.path) : 0;
       if (declared > limit) {
         this.answer(res, pending, 'CONTENT_TOO_LARGE', remoteAddress, undefined, true);
         return;
@@ -206,26 +233,17 @@ export class Listener {
         secure: false,
         entity: null,
       };
-      if (declared > 0 || chunked) this.#readEntity(res, pending, declared, chunked, limit, pool);
+      if (hasEntity) this.#readEntity(res, pending, declared, chunked, limit, pool);
       else pool.dispatch(pending);
     });
-  }
-
-  /** requestLimits maxAllowedContentLength of a site, re-read at most once a second. */
-  #maxContentLength(site: SiteConfig): number {
-    const now = Date.now();
-    let entry = this.#limits.get(site);
-    if (!entry || now - entry.at > 1000) {
-      entry = { at: now, value: this.#options.maxContentLength(site) };
-      this.#limits.set(site, entry);
-    }
-    return entry.value;
   }
 
   #readEntity(
     res: UwsResponse, pending: PendingRequest, declared: number, chunked: boolean, limit: number, pool: ApplicationPool,
   ): void {
-    let buffer = Buffer.allocUnsafeSlow(chunked ? Math.min(limit, 65536) : declared);
+    // Grown from what actually arrives, not from the declared length: a client announcing a
+    // large body and sending nothing costs nothing.
+    let buffer: Buffer = Buffer.allocUnsafeSlow(Math.min(declared || 65536, 65536, limit));
     let length = 0;
     let failed = false;
     res.onData((chunk, isLast) => {
@@ -237,14 +255,30 @@ export class Listener {
         return;
       }
       if (length + bytes.byteLength > buffer.byteLength) {
-        const grown = Buffer.allocUnsafeSlow(Math.min(limit, Math.max(buffer.byteLength * 2, length + bytes.byteLength)));
+        let grown: Buffer;
+        try {
+          const wanted = chunked ? Math.max(buffer.byteLength * 2, length + bytes.byteLength) : declared;
+          grown = Buffer.allocUnsafeSlow(Math.min(limit, Math.max(wanted, length + bytes.byteLength)));
+        } catch {
+          // Out of memory for this entity: refuse it rather than take the process down
+          // (an exception escaping a uWS callback ends the process).
+          failed = true;
+          this.answer(res, pending, 'APP_POOL_UNAVAILABLE', pending.wire.remoteAddress, 'no memory for the request entity', true);
+          return;
+        }
         buffer.copy(grown, 0, 0, length);
         buffer = grown;
       }
       buffer.set(bytes, length);
       length += bytes.byteLength;
       if (isLast) {
-        pending.wire = { ...pending.wire, entity: new Uint8Array(buffer.buffer, buffer.byteOffset, length) };
+        // An exact-size buffer can be transferred to the worker instead of copied.
+        let entity = buffer;
+        if (length !== buffer.byteLength) {
+          entity = Buffer.allocUnsafeSlow(length);
+          buffer.copy(entity, 0, 0, length);
+        }
+        pending.wire = { ...pending.wire, entity: new Uint8Array(entity.buffer, entity.byteOffset, length) };
         pool.dispatch(pending);
       }
     });

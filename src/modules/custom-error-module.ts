@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { expandEnvironment, readEnum, readInt, readRequired, readString, readUint } from '../config/attributes.js';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { expandEnvironment, readBool, readEnum, readInt, readRequired, readString, readUint } from '../config/attributes.js';
+import type { ConfigNode } from '../config/config-node.js';
+import { ConfigError } from '../errors.js';
 import type { SectionReader } from '../config/config-hierarchy.js';
 import { REQUEST_NOTIFICATION } from '../pipeline/events.js';
 import type { HttpContext } from '../pipeline/http-context.js';
@@ -34,6 +36,15 @@ export const HTTP_ERRORS: SectionReader<HttpErrorsSection> = {
   section: 'httpErrors',
   read(node) {
     const defaultMode = readEnum(node, 'defaultResponseMode', RESPONSE_MODES, 'File');
+    // Honoured only from applicationHost.config: the stock file locks this attribute, and
+    // locks are not enforced here yet, so a web.config setting it is ignored.
+    const allowAttr = node?.attributes.get('allowAbsolutePathsWhenDelegated');
+    const allowAbsolute = allowAttr !== undefined && !allowAttr.file.endsWith('web.config') &&
+      readBool(node, 'allowAbsolutePathsWhenDelegated', false);
+    for (const e of node?.entries ?? []) {
+      if (readEnum(e, 'responseMode', RESPONSE_MODES, defaultMode) === 'File') checkDelegatedPath(e, 'path', allowAbsolute);
+    }
+    if (node?.attributes.has('defaultPath') && defaultMode === 'File') checkDelegatedPath(node, 'defaultPath', allowAbsolute);
     return {
       errorMode: readEnum(node, 'errorMode', ['DetailedLocalOnly', 'Custom', 'Detailed'] as const, 'DetailedLocalOnly'),
       existingResponse: readEnum(node, 'existingResponse', ['Auto', 'Replace', 'PassThrough'] as const, 'Auto'),
@@ -52,6 +63,25 @@ export const HTTP_ERRORS: SectionReader<HttpErrorsSection> = {
   },
 };
 
+/**
+ * A web.config may only name error files inside its own folder: no absolute path, no `..`
+ * out of it, no language prefix, unless `allowAbsolutePathsWhenDelegated` (default false,
+ * iis-reference.md §3.3). Otherwise one delegated web.config could serve any file on the disk.
+ */
+function checkDelegatedPath(node: ConfigNode, attribute: string, allowAbsolute: boolean): void {
+  const at = node.attributes.get(attribute);
+  if (!at || !at.file.endsWith('web.config') || allowAbsolute) return;
+  const prefix = node.attributes.get('prefixLanguageFilePath');
+  if (prefix && prefix.value !== '') {
+    throw new ConfigError(prefix.file, prefix.line, 'prefixLanguageFilePath', 'a web.config may not set prefixLanguageFilePath (allowAbsolutePathsWhenDelegated is false)');
+  }
+  const base = dirname(at.file);
+  const target = resolve(base, expandEnvironment(at.value));
+  if (isAbsolute(expandEnvironment(at.value)) || (target !== base && !target.startsWith(base + sep))) {
+    throw new ConfigError(at.file, at.line, attribute, `'${at.value}' leaves the folder of this web.config (allowAbsolutePathsWhenDelegated is false)`);
+  }
+}
+
 const escapeHtml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -65,6 +95,7 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   '404.4': 'The resource you are looking for does not have a handler associated with it.',
   '404.8': 'The request filtering module is configured to deny a path that contains a hidden segment.',
   '404.11': 'The request contained a double escape sequence.',
+  '404.20': 'The URL has more segments than limits maxUrlSegments allows.',
   '405.0': 'The HTTP verb used to access this page is not allowed.',
   '413.1': 'The request entity is larger than requestLimits maxAllowedContentLength.',
   '500.0': 'A module failed while processing the request.',

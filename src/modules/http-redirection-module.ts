@@ -4,6 +4,7 @@ import { REQUEST_NOTIFICATION, REQUEST_NOTIFICATION_STATUS } from '../pipeline/e
 import type { HttpContext } from '../pipeline/http-context.js';
 import type { HttpModule } from '../pipeline/module.js';
 import { configUrlOf } from './common/config-url.js';
+import { encodeUrlPath } from './static-file-module.js';
 
 const STATUS = { Permanent: 301, Found: 302, Temporary: 307, PermRedirect: 308 } as const;
 
@@ -41,8 +42,8 @@ export const HTTP_REDIRECT: SectionReader<HttpRedirectSection> = {
 function substitute(template: string, ctx: HttpContext, suffix: string): string {
   const q = ctx.request.queryString;
   return template
-    .replace(/\$S/g, suffix)
-    .replace(/\$V/g, ctx.request.path)
+    .replace(/\$S/g, encodeUrlPath(`/${suffix}`).slice(1))
+    .replace(/\$V/g, encodeUrlPath(ctx.request.path))
     .replace(/\$Q/g, q ? `?${q}` : '')
     .replace(/\$P/g, q);
 }
@@ -75,7 +76,9 @@ export const HttpRedirectionModule: HttpModule = {
     }
     if (target === undefined && section.destination) {
       const base = configUrlOf(ctx, section.definedIn);
-      const below = ctx.request.path.length > base.length ? ctx.request.path.slice(base.length).replace(/^\//, '') : '';
+      // Re-encoded segment by segment with empty segments dropped: a decoded `//host` or `?`
+      // from the request must not become part of the target's authority or query.
+      const below = ctx.request.path.length > base.length ? encodeUrlPath(ctx.request.path.slice(base.length)).replace(/^\//, '') : '';
       if (section.childOnly && below === '') return REQUEST_NOTIFICATION_STATUS.CONTINUE;
       const dest = substitute(section.destination, ctx, below);
       target = section.exactDestination || section.destination.includes('$') ? dest : joinUrl(dest, below);

@@ -4,7 +4,7 @@
  * responses. Responses that finish while the batch runs go back with the batch; those that
  * wait on asynchronous work follow as messages, so a slow request never holds up the others.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
 import { parseApplicationHost, type ApplicationConfig, type SiteConfig } from '../config/application-host.js';
 import { ConfigHierarchy, type EffectiveConfig } from '../config/config-hierarchy.js';
 import { nodeAt } from '../config/config-node.js';
@@ -135,7 +135,12 @@ function runtimeFor(site: SiteConfig, path: string): AppRuntime | Promise<AppRun
     // A module that failed to load is tried again (at most once a second), so fixing the
     // module's file is enough; a configuration error waits for the configuration to change.
     const retry = current.failure?.code === 'MODULE_NOT_RECOGNIZED' && Date.now() - current.builtAt > 1000;
-    if (root === current.rootConfig && !retry) {
+    // Compare what the configuration was built from, not object identity: any change anywhere
+    // drops every memoised configuration, and only this application's files matter here.
+    const unchanged = root === undefined
+      ? current.failure?.code === 'CONFIG_INVALID' // still broken: keep answering 500.19
+      : root.signature === current.rootConfig?.signature && !retry;
+    if (unchanged) {
       current.generation = hierarchy.generation;
       return current;
     }
@@ -380,25 +385,29 @@ function stopWorker(): Promise<void> {
       await r.engine?.fireGlobal(GLOBAL_NOTIFICATION.STOP_LISTENING, provider);
       await stopApplication(r);
     }
-  })();
+  })().finally(() => {
+    Atomics.add(data.stopped, 0, 1);
+    Atomics.notify(data.stopped, 0);
+  });
   return stopping;
 }
 
 type WaitAsync = (a: Int32Array, index: number, value: number, timeout: number) => { async: boolean; value: Promise<string> | string };
 
 async function stopTask(task: StopTask): Promise<BatchResult> {
-  const first = stopping === undefined;
   await stopWorker();
-  if (first) {
-    Atomics.add(task.stopped, 0, 1);
-    Atomics.notify(task.stopped, 0);
-  }
   // Hold this task until every worker has stopped: a busy worker is not given the next one.
   const deadline = Date.now() + task.timeoutMs;
   const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
-  for (let seen = Atomics.load(task.stopped, 0); seen < task.workers && Date.now() < deadline; seen = Atomics.load(task.stopped, 0)) {
-    const r = waitAsync(task.stopped, 0, seen, 20);
+  for (let seen = Atomics.load(data.stopped, 0); seen < task.workers && Date.now() < deadline; seen = Atomics.load(data.stopped, 0)) {
+    const r = waitAsync(data.stopped, 0, seen, 20);
     if (r.async) await r.value;
   }
   return { responses: [] };
 }
+
+// Heard only while this worker's event loop runs (requests in progress); an idle worker gets a
+// stop task instead (see StopTask).
+const channel = new BroadcastChannel(data.channel);
+channel.onmessage = () => void stopWorker();
+channel.unref();
