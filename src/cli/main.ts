@@ -84,10 +84,9 @@ async function main(argv: string[]): Promise<number> {
     console.error(`w3core: unknown command '${command}'\n${USAGE}`);
     return 2;
   }
-  for (const b of server.bindings) {
-    console.log(`w3core: site '${b.site.name}' listening on http://${b.host}:${b.port}/ (binding ${b.binding.bindingInformation})`);
-  }
-  await new Promise<void>((done) => {
+  // Handlers first, then the "listening" lines: whoever reads those lines may signal at once,
+  // and a signal with no handler yet would kill the process without a clean stop.
+  const stopped = new Promise<void>((done) => {
     const stop = () => {
       console.log('w3core: stopping');
       server.stop().then(done, done);
@@ -95,6 +94,10 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  for (const b of server.bindings) {
+    console.log(`w3core: site '${b.site.name}' listening on http://${b.host}:${b.port}/ (binding ${b.binding.bindingInformation})`);
+  }
+  await stopped;
   return 0;
 }
 
