@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, startServer, type W3CoreServer } from '../../dist/index.js';
+import { checkConfigError } from '../helpers/config-error.js';
 
 /**
  * Misconfiguration in applicationHost.config fails at start-up with the file, line and
@@ -61,13 +62,7 @@ async function expectStartupError(file: string, line: number, attribute: string 
   } catch (err) {
     caught = err;
   }
-  expect(caught, 'startServer should reject').toBeInstanceOf(ConfigError);
-  const err = caught as ConfigError;
-  expect([err.file, err.line, err.attribute]).toEqual([file, line, attribute]);
-  const prefix = attribute ? `${file}:${line} attribute '${attribute}': ` : `${file}:${line}: `;
-  expect(err.message.startsWith(prefix), `message "${err.message}" should start with "${prefix}"`).toBe(true);
-  if (detail) expect(err.detail).toMatch(detail);
-  return err;
+  return checkConfigError(caught, file, line, attribute, detail);
 }
 
 describe('startServer rejects bad applicationHost.config', () => {

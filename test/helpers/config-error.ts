@@ -1,6 +1,19 @@
 import { expect } from 'vitest';
 import { ConfigError } from '../../dist/index.js';
 
+/** Asserts that `caught` is a ConfigError naming this file, line and attribute (and detail). */
+export function checkConfigError(
+  caught: unknown, file: string, line: number, attribute: string | undefined, detail?: RegExp,
+): ConfigError {
+  expect(caught, 'expected a ConfigError').toBeInstanceOf(ConfigError);
+  const err = caught as ConfigError;
+  expect([err.file, err.line, err.attribute]).toEqual([file, line, attribute]);
+  const prefix = attribute ? `${file}:${line} attribute '${attribute}': ` : `${file}:${line}: `;
+  expect(err.message.startsWith(prefix), `message "${err.message}" should start with "${prefix}"`).toBe(true);
+  if (detail) expect(err.detail).toMatch(detail);
+  return err;
+}
+
 /** Asserts that `fn` throws a ConfigError naming this file, line and attribute (and detail). */
 export function expectConfigError(
   fn: () => unknown, file: string, line: number, attribute: string | undefined, detail?: RegExp,
@@ -11,11 +24,5 @@ export function expectConfigError(
   } catch (err) {
     caught = err;
   }
-  expect(caught, 'expected a ConfigError').toBeInstanceOf(ConfigError);
-  const err = caught as ConfigError;
-  expect([err.file, err.line, err.attribute]).toEqual([file, line, attribute]);
-  const prefix = attribute ? `${file}:${line} attribute '${attribute}': ` : `${file}:${line}: `;
-  expect(err.message.startsWith(prefix), `message "${err.message}" should start with "${prefix}"`).toBe(true);
-  if (detail) expect(err.detail).toMatch(detail);
-  return err;
+  return checkConfigError(caught, file, line, attribute, detail);
 }
