@@ -59,3 +59,28 @@ export class ConfigError extends Error {
     this.detail = detail;
   }
 }
+
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(value: string): string {
+  return value
+    .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+/** Is this client address on this machine? (Detailed error pages go to local clients only.) */
+export function isLocalAddress(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.') ||
+    address === '0000:0000:0000:0000:0000:0000:0000:0001';
+}
+
+/**
+ * The page for an error answered outside the pipeline (by the listener, or by a worker before
+ * CustomErrorModule can run): title with status.substatus, and `detail` for local clients.
+ */
+export function errorPage(code: HttpErrorCode, summary: string | undefined, detail: string | undefined): string {
+  const e = HTTP_ERROR[code];
+  const title = `HTTP Error ${e.status}.${e.subStatus} - ${e.reason}`;
+  return `<!DOCTYPE html><html><head><title>${title}</title></head><body><h1>${title}</h1>` +
+    (summary ? `<h3>${escapeHtml(summary)}</h3>` : '') +
+    (detail ? `<h4>Detailed Error Information</h4><pre>${escapeHtml(detail)}</pre>` : '') + '</body></html>';
+}

@@ -13,6 +13,8 @@ export interface PoolRequest {
   /** Called once with the response, unless the pool failed the request (then `fail`). */
   complete(response: WireResponse): void;
   fail(status: 500 | 503, reason: string): void;
+  /** Set by the pool when the request leaves for a worker (for the request timeout). */
+  sentAt: number;
 }
 
 /**
@@ -51,7 +53,6 @@ export class ApplicationPool {
   #scheduled = false;
   /** Requests handed to a worker, in hand-over order, with the time they left. */
   readonly #inflight = new Map<number, PoolRequest>();
-  readonly #sentAt = new Map<number, number>();
   #sweeper: NodeJS.Timeout | undefined;
   readonly #workerData: PoolWorkerData;
   /** Batches a worker is still working through synchronously (not yet answered or released). */
@@ -164,7 +165,7 @@ export class ApplicationPool {
     this.#sweeper ??= setInterval(() => this.#expire(), 1000).unref();
     for (const r of batch) {
       this.#inflight.set(r.wire.id, r);
-      this.#sentAt.set(r.wire.id, now);
+      r.sentAt = now;
       requests.push(r.wire);
       const entity = r.wire.entity;
       if (entity && entity.byteOffset === 0 && entity.byteLength === entity.buffer.byteLength && entity.byteLength >= 65536) {
@@ -184,15 +185,10 @@ export class ApplicationPool {
         // The task failed as a whole (a worker died): its requests that had no response yet
         // get 503 rather than a hung connection.
         for (const r of batch) {
-          if (this.#forget(r.wire.id)) r.fail(503, `worker failure: ${(err as Error).message}`);
+          if (this.#inflight.delete(r.wire.id)) r.fail(503, `worker failure: ${(err as Error).message}`);
         }
       },
     );
-  }
-
-  #forget(id: number): boolean {
-    this.#sentAt.delete(id);
-    return this.#inflight.delete(id);
   }
 
   /**
@@ -202,18 +198,17 @@ export class ApplicationPool {
    */
   #expire(): void {
     const deadline = Date.now() - REQUEST_TIMEOUT_MS;
-    for (const [id, at] of this.#sentAt) {
-      if (at > deadline) break; // hand-over order: the rest are younger
-      const request = this.#inflight.get(id);
-      this.#forget(id);
-      request?.fail(503, 'the request timed out in its application pool');
+    for (const [id, request] of this.#inflight) {
+      if (request.sentAt > deadline) break; // hand-over order: the rest are younger
+      this.#inflight.delete(id);
+      request.fail(503, 'the request timed out in its application pool');
     }
   }
 
   #complete(response: WireResponse): void {
     const request = this.#inflight.get(response.id);
     if (!request) return;
-    this.#forget(response.id);
+    this.#inflight.delete(response.id);
     request.complete(response);
   }
 
@@ -239,7 +234,6 @@ export class ApplicationPool {
     }
     for (const r of this.#inflight.values()) r.fail(503, 'application pool stopped');
     this.#inflight.clear();
-    this.#sentAt.clear();
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     this.#state = 'Stopped';

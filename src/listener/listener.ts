@@ -3,7 +3,7 @@ import type { ApplicationPool, PoolRequest } from '../activation/application-poo
 import type { WireRequest, WireResponse } from '../activation/wire.js';
 import type { BindingConfig, SiteConfig } from '../config/application-host.js';
 import { canonicalizePath, findApplication } from '../config/url-mapping.js';
-import { HTTP_ERROR, REASON_PHRASE } from '../errors.js';
+import { HTTP_ERROR, REASON_PHRASE, errorPage, isLocalAddress } from '../errors.js';
 import { loadNativeUws } from './native.js';
 import { endHead, writeResponse, type ResponseState } from './response-writer.js';
 
@@ -52,6 +52,7 @@ function collectHeader(name: string, value: string): void {
  */
 class PendingRequest implements PoolRequest, ResponseState {
   aborted = false;
+  sentAt = 0;
   onAbort: (() => void) | undefined = undefined;
   wire!: WireRequest;
   readonly res: UwsResponse;
@@ -294,10 +295,7 @@ export class Listener {
   ): void {
     if (state.aborted) return;
     const e = HTTP_ERROR[code];
-    const local = /^(127\.|::1$|::ffff:127\.|0000:0000:0000:0000:0000:0000:0000:0001)/.test(remoteAddress);
-    const title = `HTTP Error ${e.status}.${e.subStatus} - ${e.reason}`;
-    const body = `<!DOCTYPE html><html><head><title>${title}</title></head><body><h1>${title}</h1>` +
-      (local && detail ? `<p>${detail.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</p>` : '') + '</body></html>';
+    const body = errorPage(code, undefined, isLocalAddress(remoteAddress) ? detail : undefined);
     res.cork(() => {
       res.writeStatus(`${e.status} ${REASON_PHRASE[e.status] ?? e.reason}`);
       res.writeHeader('Content-Type', 'text/html; charset=utf-8');

@@ -2,7 +2,6 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { WireChunk, WireResponse } from '../activation/wire.js';
 
-
 /** Per-response state the listener keeps next to the uWS response. */
 export interface ResponseState {
   aborted: boolean;
@@ -13,11 +12,6 @@ export interface ResponseState {
 
 const STREAM_PIECE = 256 * 1024;
 
-/**
- * Writes a pipeline response: status, headers and an in-memory body in one cork. Entities with
- * file chunks are streamed piece by piece, each piece sent only when the socket took the last
- * one (`tryEnd` + `onWritable`), so a 1 GB file costs one piece of memory, never the file.
- */
 /** Ends a HEAD response with the Content-Length a GET would get (see writeResponse). */
 export function endHead(res: HttpResponse, contentLength: number | undefined, close: boolean): void {
   if (contentLength !== undefined) res.writeHeader('Content-Length', String(contentLength));
@@ -25,6 +19,11 @@ export function endHead(res: HttpResponse, contentLength: number | undefined, cl
   res.endWithoutBody();
 }
 
+/**
+ * Writes a pipeline response: status, headers and an in-memory body in one cork. Entities with
+ * file chunks are streamed piece by piece, each piece sent only when the socket took the last
+ * one (`tryEnd` + `onWritable`), so a 1 GB file costs one piece of memory, never the file.
+ */
 export function writeResponse(res: HttpResponse, state: ResponseState, response: WireResponse): void {
   if (state.aborted) return;
   const head = state.method === 'HEAD' || response.status === 304 || response.status === 204;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { expandEnvironment, readBool, readEnum, readInt, readRequired, readString, readUint } from '../config/attributes.js';
 import type { ConfigNode } from '../config/config-node.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, escapeHtml } from '../errors.js';
 import type { SectionReader } from '../config/config-hierarchy.js';
 import { REQUEST_NOTIFICATION } from '../pipeline/events.js';
 import type { HttpContext } from '../pipeline/http-context.js';
@@ -82,8 +82,6 @@ function checkDelegatedPath(node: ConfigNode, attribute: string, allowAbsolute: 
   }
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Short descriptions shown on error pages, per status.substatus (iis-reference.md §4). */
 const DESCRIPTIONS: Readonly<Record<string, string>> = {

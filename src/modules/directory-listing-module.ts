@@ -6,6 +6,7 @@ import type { ConfigNode } from '../config/config-node.js';
 import {
   REQUEST_NOTIFICATION, REQUEST_NOTIFICATION_STATUS, type RequestNotificationStatus,
 } from '../pipeline/events.js';
+import { escapeHtml } from '../errors.js';
 import type { HttpContext } from '../pipeline/http-context.js';
 import type { HttpModule } from '../pipeline/module.js';
 import {
@@ -54,11 +55,6 @@ interface Entry {
   readonly stat: Stats;
 }
 
-function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
-}
 
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const MONTHS = [

@@ -1,7 +1,7 @@
 import { statSync, type Stats } from 'node:fs';
 import type { SiteConfig } from '../config/application-host.js';
 import type { EffectiveConfig, SectionReader } from '../config/config-hierarchy.js';
-import { HTTP_ERROR, REASON_PHRASE, type HttpErrorCode } from '../errors.js';
+import { HTTP_ERROR, REASON_PHRASE, escapeHtml, isLocalAddress, type HttpErrorCode } from '../errors.js';
 import type { TraceEvent } from './module.js';
 
 /** One piece of the response entity (`HTTP_DATA_CHUNK`): bytes in memory or a range of a file. */
@@ -239,9 +239,8 @@ export class HttpResponse {
     this.clearBody();
     if (options.resetStatusCode ?? true) this.setStatus(options.status ?? 302);
     this.setHeader('Location', location);
-    const escaped = location.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
     this.setHeader('Content-Type', 'text/html; charset=UTF-8');
-    this.write(`<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>This document may be found <a HREF="${escaped}">here</a></body>`);
+    this.write(`<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>This document may be found <a HREF="${escapeHtml(location)}">here</a></body>`);
   }
 
   /** Keeps this response out of the kernel-style response cache (`DisableKernelCache`). */
@@ -341,8 +340,7 @@ export class HttpContext {
 
   /** Is the client on this machine? (`DetailedLocalOnly` error pages and similar decisions.) */
   get isLocal(): boolean {
-    const a = this.request.remoteAddress;
-    return a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.') || a === '0000:0000:0000:0000:0000:0000:0000:0001';
+    return isLocalAddress(this.request.remoteAddress);
   }
 
   /** A section of the effective configuration, typed by its reader. */

@@ -9,7 +9,7 @@ import { parseApplicationHost, type ApplicationConfig, type SiteConfig } from '.
 import { ConfigHierarchy, type EffectiveConfig } from '../config/config-hierarchy.js';
 import { nodeAt } from '../config/config-node.js';
 import { findApplication, mapUrlToPhysical, normalizeDecodedPath } from '../config/url-mapping.js';
-import { ConfigError, HTTP_ERROR } from '../errors.js';
+import { ConfigError, HTTP_ERROR, errorPage, isLocalAddress } from '../errors.js';
 import { decodeRequests } from '../activation/wire.js';
 import type {
   BatchReleasedMessage, BatchResult, BatchTask, LateResponseMessage, PoolWorkerData, StopTask, WireChunk, WireRequest, WireResponse,
@@ -302,19 +302,15 @@ function toWire(req: WireRequest, ctx: HttpContext, disconnect: boolean): WireRe
   };
 }
 
-const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** A response built outside the pipeline: 500.19 for broken configuration, 500.21, 404.1. */
 function errorResponse(req: WireRequest, code: keyof typeof HTTP_ERROR, error: Error | undefined): WireResponse {
   const e = HTTP_ERROR[code];
-  const local = /^(127\.|::1$|::ffff:127\.)/.test(req.remoteAddress);
-  const title = `HTTP Error ${e.status}.${e.subStatus} - ${e.reason}`;
-  const detail = local && error ? `<h4>Detailed Error Information</h4><pre>${escapeHtml(error.message)}</pre>` : '';
   const text = code === 'CONFIG_INVALID'
     ? 'The requested page cannot be accessed because the related configuration data for the page is invalid.'
     : code === 'MODULE_NOT_RECOGNIZED' ? 'A module named in the configuration could not be loaded.'
     : 'The request could not be completed.';
-  const html = `<!DOCTYPE html><html><head><title>${title}</title></head><body><h1>${title}</h1><h3>${text}</h3>${detail}</body></html>`;
+  const html = errorPage(code, text, isLocalAddress(req.remoteAddress) ? error?.message : undefined);
   if (error && !(error instanceof ConfigError)) console.error('w3core: request failed outside the pipeline:', error);
   const body = req.method === 'HEAD' ? null : Buffer.from(html);
   return {
