@@ -67,6 +67,11 @@ export function escapeHtml(value: string): string {
     .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
+/** Escapes text for HTML element content (quotes stay readable in the page source). */
+export function escapeText(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
 /** Is this client address on this machine? (Detailed error pages go to local clients only.) */
 export function isLocalAddress(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.') ||
@@ -81,6 +86,6 @@ export function errorPage(code: HttpErrorCode, summary: string | undefined, deta
   const e = HTTP_ERROR[code];
   const title = `HTTP Error ${e.status}.${e.subStatus} - ${e.reason}`;
   return `<!DOCTYPE html><html><head><title>${title}</title></head><body><h1>${title}</h1>` +
-    (summary ? `<h3>${escapeHtml(summary)}</h3>` : '') +
-    (detail ? `<h4>Detailed Error Information</h4><pre>${escapeHtml(detail)}</pre>` : '') + '</body></html>';
+    (summary ? `<h3>${escapeText(summary)}</h3>` : '') +
+    (detail ? `<h4>Detailed Error Information</h4><pre>${escapeText(detail)}</pre>` : '') + '</body></html>';
 }
