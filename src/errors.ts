@@ -10,9 +10,21 @@ export const HTTP_ERROR = {
   NOT_FOUND: { status: 404, subStatus: 0, reason: 'Not Found' },
   MIME_MAP_DENIED: { status: 404, subStatus: 3, reason: 'Not Found' },
   NO_HANDLER: { status: 404, subStatus: 4, reason: 'Not Found' },
+  URL_SEQUENCE_DENIED: { status: 404, subStatus: 5, reason: 'Not Found' },
+  VERB_DENIED: { status: 404, subStatus: 6, reason: 'Not Found' },
+  FILE_EXTENSION_DENIED: { status: 404, subStatus: 7, reason: 'Not Found' },
   HIDDEN_SEGMENT: { status: 404, subStatus: 8, reason: 'Not Found' },
   DOUBLE_ESCAPE: { status: 404, subStatus: 11, reason: 'Not Found' },
+  HIGH_BIT_CHARACTERS: { status: 404, subStatus: 12, reason: 'Not Found' },
+  URL_TOO_LONG: { status: 404, subStatus: 14, reason: 'Not Found' },
+  QUERY_STRING_TOO_LONG: { status: 404, subStatus: 15, reason: 'Not Found' },
+  QUERY_STRING_SEQUENCE_DENIED: { status: 404, subStatus: 18, reason: 'Not Found' },
+  FILTERING_RULE_DENIED: { status: 404, subStatus: 19, reason: 'Not Found' },
   TOO_MANY_SEGMENTS: { status: 404, subStatus: 20, reason: 'Not Found' },
+  HEADER_TOO_LARGE: { status: 431, subStatus: 0, reason: 'Request Header Fields Too Large' },
+  IP_DENIED: { status: 403, subStatus: 6, reason: 'Forbidden' },
+  DYNAMIC_IP_CONCURRENT: { status: 403, subStatus: 501, reason: 'Forbidden' },
+  DYNAMIC_IP_RATE: { status: 403, subStatus: 502, reason: 'Forbidden' },
   VERB_NOT_ALLOWED: { status: 405, subStatus: 0, reason: 'Method Not Allowed' },
   PRECONDITION_FAILED: { status: 412, subStatus: 0, reason: 'Precondition Failed' },
   CONTENT_TOO_LARGE: { status: 413, subStatus: 1, reason: 'Content Too Large' },
@@ -25,6 +37,13 @@ export const HTTP_ERROR = {
 } as const;
 
 export type HttpErrorCode = keyof typeof HTTP_ERROR;
+
+/** A status with its IIS substatus and reason phrase (an entry of {@link HTTP_ERROR}, or computed). */
+export interface HttpError {
+  readonly status: number;
+  readonly subStatus: number;
+  readonly reason: string;
+}
 
 /** Standard reason phrases for the statuses the server writes. */
 export const REASON_PHRASE: Readonly<Record<number, string>> = {
@@ -82,8 +101,8 @@ export function isLocalAddress(address: string): boolean {
  * The page for an error answered outside the pipeline (by the listener, or by a worker before
  * CustomErrorModule can run): title with status.substatus, and `detail` for local clients.
  */
-export function errorPage(code: HttpErrorCode, summary: string | undefined, detail: string | undefined): string {
-  const e = HTTP_ERROR[code];
+export function errorPage(code: HttpErrorCode | HttpError, summary: string | undefined, detail: string | undefined): string {
+  const e = typeof code === 'string' ? HTTP_ERROR[code] : code;
   const title = `HTTP Error ${e.status}.${e.subStatus} - ${e.reason}`;
   return `<!DOCTYPE html><html><head><title>${title}</title></head><body><h1>${title}</h1>` +
     (summary ? `<h3>${escapeText(summary)}</h3>` : '') +

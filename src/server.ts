@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ApplicationPool } from './activation/application-pool.js';
-import { readString, readUint } from './config/attributes.js';
+import { readString } from './config/attributes.js';
 import { parseApplicationHost, type ServerConfig, type SiteConfig } from './config/application-host.js';
-import { ConfigHierarchy, type SectionReader } from './config/config-hierarchy.js';
+import { ConfigHierarchy } from './config/config-hierarchy.js';
 import { nodeAt } from './config/config-node.js';
 import { ConfigError } from './errors.js';
+import { Admission } from './listener/admission.js';
 import { Listener, type ListeningBinding } from './listener/listener.js';
 import { loadNativeUws } from './listener/native.js';
 import { BUILT_IN_MODULES, SECTION_READERS } from './modules/index.js';
@@ -19,11 +20,6 @@ export interface ServerOptions {
   /** How often (ms) web.config files are checked for changes; default 1000. */
   readonly revalidateMs?: number;
 }
-
-const REQUEST_LIMITS: SectionReader<number> = {
-  section: 'security/requestFiltering/requestLimits',
-  read: (node) => readUint(node, 'maxAllowedContentLength', 30000000),
-};
 
 /**
  * A running w3core server: configuration, one {@link ApplicationPool} per `<applicationPools>`
@@ -75,14 +71,14 @@ export class W3CoreServer {
     const listener = new Listener({
       sites: config.sites,
       pools,
-      maxContentLength: (site: SiteConfig, path: string) => {
+      admission: new Admission((site: SiteConfig, path: string) => {
         try {
-          return hierarchy.effective(site, path).section(REQUEST_LIMITS);
+          return hierarchy.effective(site, path);
         } catch {
-          // A broken web.config: the worker answers 500.19; the default bounds what is read.
-          return 30000000;
+          // A broken web.config: the worker answers 500.19 for it.
+          return undefined;
         }
-      },
+      }),
     });
     const server = new W3CoreServer(config, pools, listener, hierarchy);
     try {

@@ -2,8 +2,9 @@ import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedA
 import type { ApplicationPool, PoolRequest } from '../activation/application-pool.js';
 import type { WireRequest, WireResponse } from '../activation/wire.js';
 import type { BindingConfig, SiteConfig } from '../config/application-host.js';
-import { canonicalizePath, findApplication } from '../config/url-mapping.js';
-import { HTTP_ERROR, REASON_PHRASE, errorPage, isLocalAddress } from '../errors.js';
+import { findApplication } from '../config/url-mapping.js';
+import { HTTP_ERROR, REASON_PHRASE, errorPage, isLocalAddress, type HttpError } from '../errors.js';
+import type { Admission, Rejection } from './admission.js';
 import { loadNativeUws } from './native.js';
 import { endHead, writeResponse, type ResponseState } from './response-writer.js';
 
@@ -19,8 +20,8 @@ export interface ListeningBinding {
 export interface ListenerOptions {
   readonly sites: readonly SiteConfig[];
   readonly pools: ReadonlyMap<string, ApplicationPool>;
-  /** requestLimits maxAllowedContentLength in force for a URL of a site. */
-  readonly maxContentLength: (site: SiteConfig, path: string) => number;
+  /** Canonicalisation and the checks a request passes before it is queued. */
+  readonly admission: Admission;
 }
 
 interface PortGroup {
@@ -32,12 +33,6 @@ interface PortGroup {
 }
 
 let nextRequestId = 1;
-
-function countSegments(path: string): number {
-  let n = 0;
-  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) n++;
-  return n;
-}
 
 /** Header pairs of the request being copied; `collectHeader` is one function for all requests. */
 let collected: string[] = [];
@@ -65,16 +60,36 @@ class PendingRequest implements PoolRequest, ResponseState {
     this.listener = listener;
   }
 
+  /** Set once admitted: the admission step hears when this request is over. */
+  site: SiteConfig | undefined = undefined;
+  remoteAddress = '';
+
+  admitted(site: SiteConfig, remoteAddress: string): void {
+    this.site = site;
+    this.remoteAddress = remoteAddress;
+  }
+
+  /** The request is over for the admission step (once, whichever way it ended). */
+  settle(): void {
+    const site = this.site;
+    if (site === undefined) return;
+    this.site = undefined;
+    this.listener.finished(site, this.remoteAddress);
+  }
+
   abort(): void {
     this.aborted = true;
+    this.settle();
     this.onAbort?.();
   }
 
   complete(response: WireResponse): void {
+    this.settle();
     writeResponse(this.res, this, response);
   }
 
   fail(status: 500 | 503, reason: string): void {
+    this.settle();
     this.listener.answer(this.res, this, status === 503 ? 'APP_POOL_UNAVAILABLE' : 'MODULE_ERROR', this.wire.remoteAddress, reason);
   }
 }
@@ -173,6 +188,7 @@ export class Listener {
     }
     const localAddress = group.address;
     const pools = this.#options.pools;
+    const admission = this.#options.admission;
     app.any('/*', (res: UwsResponse, req: UwsRequest) => {
       const method = req.getCaseSensitiveMethod();
       const pending = new PendingRequest(res, method, this);
@@ -198,32 +214,23 @@ export class Listener {
         this.answer(res, pending, 'SITE_NOT_FOUND', remoteAddress);
         return;
       }
-      const canonical = canonicalizePath(path);
-      if (!canonical.ok) {
-        this.answer(res, pending, canonical.subStatus === 11 ? 'DOUBLE_ESCAPE' : 'BAD_REQUEST', remoteAddress, canonical.reason);
-        return;
-      }
-      if (site.maxUrlSegments > 0 && countSegments(canonical.path) > site.maxUrlSegments) {
-        this.answer(res, pending, 'TOO_MANY_SEGMENTS', remoteAddress);
-        return;
-      }
-      const app = findApplication(site, canonical.path);
-      const pool = pools.get(app.applicationPool.toLowerCase())!;
       const declared = lengthHeader === '' ? 0 : Number(lengthHeader);
-      const hasEntity = declared > 0 || chunked;
-      // The limit of this URL's configuration (a web.config may lower or raise it); only
-      // requests with an entity need it.
-      const limit = hasEntity ? this.#options.maxContentLength(site, canonical.path) : 0;
-      if (declared > limit) {
-        this.answer(res, pending, 'CONTENT_TOO_LARGE', remoteAddress, undefined, true);
+      const admitted = admission.admit(site, {
+        method, rawPath: path, queryString: query, headers, remoteAddress, declaredLength: declared, chunked,
+      });
+      if (!admitted.ok) {
+        this.refuse(res, pending, admitted.rejection, remoteAddress);
         return;
       }
+      pending.admitted(site, remoteAddress);
+      const app = findApplication(site, admitted.path);
+      const pool = pools.get(app.applicationPool.toLowerCase())!;
       pending.wire = {
         id: nextRequestId++,
         siteId: site.id,
         method,
         rawUrl: query ? `${path}?${query}` : path,
-        path: canonical.path,
+        path: admitted.path,
         queryString: query,
         httpVersion: '1.1',
         headers,
@@ -234,7 +241,7 @@ export class Listener {
         secure: false,
         entity: null,
       };
-      if (hasEntity) this.#readEntity(res, pending, declared, chunked, limit, pool);
+      if (declared > 0 || chunked) this.#readEntity(res, pending, declared, chunked, admitted.entityLimit, pool);
       else pool.dispatch(pending);
     });
   }
@@ -252,6 +259,7 @@ export class Listener {
       const bytes = new Uint8Array(chunk);
       if (length + bytes.byteLength > limit) {
         failed = true;
+        pending.settle();
         this.answer(res, pending, 'CONTENT_TOO_LARGE', pending.wire.remoteAddress, undefined, true);
         return;
       }
@@ -264,6 +272,7 @@ export class Listener {
           // Out of memory for this entity: refuse it rather than take the process down
           // (an exception escaping a uWS callback ends the process).
           failed = true;
+          pending.settle();
           this.answer(res, pending, 'APP_POOL_UNAVAILABLE', pending.wire.remoteAddress, 'no memory for the request entity', true);
           return;
         }
@@ -285,17 +294,32 @@ export class Listener {
     });
   }
 
+  /** @internal An admitted request is over. */
+  finished(site: SiteConfig, remoteAddress: string): void {
+    this.#options.admission.finished(site, remoteAddress);
+  }
+
+  /** Answers (or drops, for `abort`) a request the admission step refused. */
+  refuse(res: UwsResponse, state: ResponseState, rejection: Rejection, remoteAddress: string): void {
+    if (rejection.abort) {
+      state.aborted = true;
+      res.close();
+      return;
+    }
+    this.answer(res, state, rejection, remoteAddress, rejection.detail, rejection.close);
+  }
+
   /**
    * Answers from the listener itself, as HTTP.sys does for requests that never reach a pool.
    * @internal
    */
   answer(
-    res: UwsResponse, state: ResponseState, code: keyof typeof HTTP_ERROR, remoteAddress: string,
+    res: UwsResponse, state: ResponseState, code: keyof typeof HTTP_ERROR | HttpError, remoteAddress: string,
     detail?: string, close = false,
   ): void {
     if (state.aborted) return;
-    const e = HTTP_ERROR[code];
-    const body = errorPage(code, undefined, isLocalAddress(remoteAddress) ? detail : undefined);
+    const e = typeof code === 'string' ? HTTP_ERROR[code] : code;
+    const body = errorPage(e, undefined, isLocalAddress(remoteAddress) ? detail : undefined);
     res.cork(() => {
       res.writeStatus(`${e.status} ${REASON_PHRASE[e.status] ?? e.reason}`);
       res.writeHeader('Content-Type', 'text/html; charset=utf-8');
