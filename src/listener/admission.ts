@@ -3,6 +3,7 @@ import type { EffectiveConfig, SectionReader } from '../config/config-hierarchy.
 import { readUint } from '../config/attributes.js';
 import { canonicalizePath } from '../config/url-mapping.js';
 import { HTTP_ERROR, type HttpError } from '../errors.js';
+import { IpGuard } from './ip-guard.js';
 
 /** What the listener knows about a request before it leaves for a pool (copied from uWS). */
 export interface AdmissionRequest {
@@ -66,15 +67,19 @@ function countSegments(path: string): number {
  */
 export class Admission {
   readonly #config: ConfigLookup;
+  readonly #ip: IpGuard;
 
   constructor(config: ConfigLookup) {
     this.#config = config;
+    this.#ip = new IpGuard(config);
   }
 
   admit(site: SiteConfig, request: AdmissionRequest): AdmissionResult {
     const canonical = canonicalizePath(request.rawPath);
     if (!canonical.ok) return reject(canonical.subStatus === 11 ? 'DOUBLE_ESCAPE' : 'BAD_REQUEST', canonical.reason);
     if (site.maxUrlSegments > 0 && countSegments(canonical.path) > site.maxUrlSegments) return reject('TOO_MANY_SEGMENTS');
+    const refused = this.#ip.check(site, canonical.path, request.remoteAddress, request.headers);
+    if (refused) return { ok: false, rejection: refused };
     const hasEntity = request.declaredLength > 0 || request.chunked;
     if (!hasEntity) return { ok: true, path: canonical.path, entityLimit: 0 };
     // The limit of this URL's configuration (a web.config may lower or raise it); a broken
@@ -93,7 +98,7 @@ export class Admission {
   }
 
   /** An admitted request is over (response sent, failed, or the client left). */
-  finished(_site: SiteConfig, _remoteAddress: string): void {
-    // Nothing counted yet: dynamicIpSecurity's concurrent-request limit will.
+  finished(site: SiteConfig, remoteAddress: string): void {
+    this.#ip.finished(site, remoteAddress);
   }
 }
