@@ -14,10 +14,10 @@ export type {
   CustomNotificationProvider, ApplicationProvider, TraceEvent, RegisteredModule,
 } from './pipeline/module.js';
 export {
-  HttpContext, HttpRequest, HttpResponse, type ResponseChunk, type HttpUser, type ApplicationInfo,
+  HttpContext, HttpRequest, HttpResponse, CachePolicy, type CacheInvalidator, type ResponseChunk, type HttpUser, type ApplicationInfo,
   type HandlerInfo, type RedirectOptions,
 } from './pipeline/http-context.js';
-export { ConfigError, HTTP_ERROR, type HttpErrorCode } from './errors.js';
+export { ConfigError, HTTP_ERROR, type HttpErrorCode, type HttpError } from './errors.js';
 export type { SectionReader, EffectiveConfig } from './config/config-hierarchy.js';
 export type { ConfigNode } from './config/config-node.js';
 export {
@@ -28,3 +28,5 @@ export type {
 } from './config/application-host.js';
 export { W3CoreServer, startServer, type ServerOptions } from './server.js';
 export type { ListeningBinding } from './listener/listener.js';
+export type { ResponseCache, ResponseCacheStats, ResponseCacheOptions, CachedResponse } from './cache/response-cache.js';
+export type { CachingSection, CachingProfile, KernelCachePolicy, ServerRuntimeSection } from './cache/caching-config.js';

@@ -7,6 +7,8 @@ import { ConfigHierarchy } from './config/config-hierarchy.js';
 import { nodeAt } from './config/config-node.js';
 import { ConfigError } from './errors.js';
 import { Admission } from './listener/admission.js';
+import { CACHING, SERVER_RUNTIME } from './cache/caching-config.js';
+import { ResponseCache } from './cache/response-cache.js';
 import { Listener, type ListeningBinding } from './listener/listener.js';
 import { loadNativeUws } from './listener/native.js';
 import { BUILT_IN_MODULES, SECTION_READERS } from './modules/index.js';
@@ -38,13 +40,19 @@ export class W3CoreServer {
   readonly pools: ReadonlyMap<string, ApplicationPool>;
   readonly #listener: Listener;
   readonly #hierarchy: ConfigHierarchy;
+  /** The kernel-style response cache; undefined when `caching enableKernelCache` is off server-wide. */
+  readonly cache: ResponseCache | undefined;
   #stopped = false;
 
-  private constructor(config: ServerConfig, pools: Map<string, ApplicationPool>, listener: Listener, hierarchy: ConfigHierarchy) {
+  private constructor(
+    config: ServerConfig, pools: Map<string, ApplicationPool>, listener: Listener, hierarchy: ConfigHierarchy,
+    cache: ResponseCache | undefined,
+  ) {
     this.config = config;
     this.pools = pools;
     this.#listener = listener;
     this.#hierarchy = hierarchy;
+    this.cache = cache;
   }
 
   /**
@@ -66,11 +74,19 @@ export class W3CoreServer {
     const revalidateMs = options.revalidateMs ?? 1000;
     const hierarchy = new ConfigHierarchy(config, revalidateMs);
     validateServerLevel(hierarchy);
+    const cache = createResponseCache(hierarchy);
+    // Any configuration change may change any cached response (headers, rules, mappings).
+    hierarchy.onChange = () => cache?.flushAll();
     const pools = new Map<string, ApplicationPool>();
-    for (const [key, pool] of config.appPools) pools.set(key, new ApplicationPool(pool, file, text, revalidateMs));
+    for (const [key, pool] of config.appPools) {
+      const p = new ApplicationPool(pool, file, text, revalidateMs);
+      p.onCacheFlush = (siteId, url) => cache?.flush(siteId, url);
+      pools.set(key, p);
+    }
     const listener = new Listener({
       sites: config.sites,
       pools,
+      cache,
       admission: new Admission((site: SiteConfig, path: string) => {
         try {
           return hierarchy.effective(site, path);
@@ -80,7 +96,7 @@ export class W3CoreServer {
         }
       }),
     });
-    const server = new W3CoreServer(config, pools, listener, hierarchy);
+    const server = new W3CoreServer(config, pools, listener, hierarchy, cache);
     try {
       await listener.listen();
     } catch (err) {
@@ -95,11 +111,15 @@ export class W3CoreServer {
     return this.#listener.bindings;
   }
 
-  /** `http://host:port` of the first binding of a site (by name), or of the first site. */
+  /**
+   * `http://host:port` (or `https://` for an https binding) of the first binding of a site (by
+   * name), or of the first site. `host` is the bound address, not the binding's host name: a
+   * client of an SNI binding sets the server name (and Host header) itself.
+   */
   url(siteName?: string): string {
     const b = this.bindings.find((x) => siteName === undefined || x.site.name.toLowerCase() === siteName.toLowerCase());
     if (!b) throw new Error(`no listening binding for site '${siteName ?? ''}'`);
-    return `http://${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port}`;
+    return `${b.binding.protocol}://${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port}`;
   }
 
   /** The effective configuration hierarchy (as the listener sees it). */
@@ -112,8 +132,29 @@ export class W3CoreServer {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#listener.close();
+    this.cache?.close();
     await Promise.all([...this.pools.values()].map((p) => p.stop()));
   }
+}
+
+/** `caching maxCacheSize="0"` (automatic): this many bytes. */
+const AUTOMATIC_CACHE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The response cache as applicationHost.config sets it (`caching` maxCacheSize and
+ * maxResponseSize count only there, as in IIS; `serverRuntime` frequent-hit settings are read
+ * at server level). Off when the server-level `caching` turns the kernel cache off.
+ */
+function createResponseCache(hierarchy: ConfigHierarchy): ResponseCache | undefined {
+  const caching = hierarchy.serverRoot.section(CACHING);
+  if (!caching.enabled || !caching.enableKernelCache) return undefined;
+  const runtime = hierarchy.serverRoot.section(SERVER_RUNTIME);
+  return new ResponseCache({
+    maxBytes: caching.maxCacheSize === 0 ? AUTOMATIC_CACHE_BYTES : caching.maxCacheSize * 1024 * 1024,
+    maxResponseSize: caching.maxResponseSize,
+    frequentHitThreshold: runtime.frequentHitThreshold,
+    frequentHitTimePeriodMs: runtime.frequentHitTimePeriodMs,
+  });
 }
 
 /** Shorthand for {@link W3CoreServer.start}. */

@@ -15,6 +15,8 @@ export interface PoolRequest {
   fail(status: 500 | 503, reason: string): void;
   /** Set by the pool when the request leaves for a worker (for the request timeout). */
   sentAt: number;
+  /** The client went away: a request still queued is dropped instead of sent. */
+  readonly aborted: boolean;
 }
 
 /**
@@ -59,6 +61,8 @@ export class ApplicationPool {
   readonly #busyBatches = new Set<number>();
   #nextBatch = 1;
   #threads = 1;
+  /** A module asked for `FlushKernelCache` (the server points this at its response cache). */
+  onCacheFlush: ((siteId: number, url: string) => void) | undefined;
   readonly #flushWhenIdle = () => {
     this.#scheduled = false;
     if (this.#busyBatches.size < this.#threads * BATCHES_PER_WORKER) this.#flush();
@@ -120,6 +124,7 @@ export class ApplicationPool {
     piscina.on('message', (msg: WorkerMessage) => {
       if (msg?.w3core === 'response') this.#complete(msg.response);
       else if (msg?.w3core === 'released') this.#release(msg.batch);
+      else if (msg?.w3core === 'cache-flush') this.onCacheFlush?.(msg.siteId, msg.url);
     });
     piscina.on('error', (err: unknown) => console.error(`w3core: application pool '${this.name}' worker error:`, err));
     this.#piscina = piscina;
@@ -155,9 +160,10 @@ export class ApplicationPool {
   }
 
   #flush(): void {
-    if (this.#batch.length === 0) return;
-    const batch = this.#batch;
+    // Clients that left while their request waited in the queue leave it too.
+    const batch = this.#batch.filter((r) => !r.aborted);
     this.#batch = [];
+    if (batch.length === 0) return;
     const piscina = this.#start();
     const requests: WireRequest[] = [];
     const transferList: ArrayBuffer[] = [];

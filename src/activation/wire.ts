@@ -50,6 +50,20 @@ export interface WireResponse {
   readonly contentLength: number;
   readonly disconnect: boolean;
   readonly kernelCacheDisabled: boolean;
+  /** Set when the kernel-style response cache may keep this response (the worker decided). */
+  readonly cache: WireCachePolicy | null;
+}
+
+/** What the worker allows the listener's response cache to do with a response. */
+export interface WireCachePolicy {
+  /** How long the entry lives, in ms; 0 = until invalidated (file change, config change, flush). */
+  readonly ttlMs: number;
+  /** Files whose change drops the entry, with their state when the response was built. */
+  readonly files: readonly { readonly path: string; readonly mtimeMs: number; readonly size: number }[];
+  /** Lower-cased request headers the entry varies by (profile `varyByHeaders`, `Vary`). */
+  readonly varyByHeaders: readonly string[];
+  /** Query parameters it varies by (`['*']` = the whole query string); empty = no query string. */
+  readonly varyByQueryString: readonly string[];
 }
 
 export interface BatchTask {
@@ -163,7 +177,15 @@ export interface BatchReleasedMessage {
   readonly batch: number;
 }
 
-export type WorkerMessage = LateResponseMessage | BatchReleasedMessage;
+/** A module asked to flush the kernel-style cache (`IHttpServer::FlushKernelCache`). */
+export interface CacheFlushMessage {
+  readonly w3core: 'cache-flush';
+  readonly siteId: number;
+  /** URL prefix to drop ('/' = the whole site). */
+  readonly url: string;
+}
+
+export type WorkerMessage = LateResponseMessage | BatchReleasedMessage | CacheFlushMessage;
 
 /**
  * Stopping a pool reaches every worker two ways, because piscina cannot address one worker:

@@ -5,7 +5,9 @@ import type { BindingConfig, SiteConfig } from '../config/application-host.js';
 import { findApplication } from '../config/url-mapping.js';
 import { HTTP_ERROR, REASON_PHRASE, errorPage, isLocalAddress, type HttpError } from '../errors.js';
 import type { Admission, Rejection } from './admission.js';
+import { ResponseCache, type CacheProbe } from '../cache/response-cache.js';
 import { loadNativeUws } from './native.js';
+import { createSslApp, loadPortTls, type PortTls } from './tls.js';
 import { endHead, writeResponse, type ResponseState } from './response-writer.js';
 
 /** A socket the listener opened for a binding. */
@@ -22,6 +24,8 @@ export interface ListenerOptions {
   readonly pools: ReadonlyMap<string, ApplicationPool>;
   /** Canonicalisation and the checks a request passes before it is queued. */
   readonly admission: Admission;
+  /** The kernel-style response cache (absent: every request goes to its pool). */
+  readonly cache?: ResponseCache;
 }
 
 interface PortGroup {
@@ -29,6 +33,10 @@ interface PortGroup {
   /** The port actually bound, known after listen. */
   boundPort: number;
   readonly address: string;
+  /** https: the port speaks TLS (one port never mixes http and https bindings). */
+  readonly secure: boolean;
+  /** Certificates of an https port, loaded and checked before any socket opens. */
+  tls: PortTls | undefined;
   readonly routes: { site: SiteConfig; binding: BindingConfig }[];
 }
 
@@ -60,6 +68,8 @@ class PendingRequest implements PoolRequest, ResponseState {
     this.listener = listener;
   }
 
+  /** Set when the request was eligible for the response cache and missed it. */
+  probe: CacheProbe | undefined = undefined;
   /** Set once admitted: the admission step hears when this request is over. */
   site: SiteConfig | undefined = undefined;
   remoteAddress = '';
@@ -85,6 +95,7 @@ class PendingRequest implements PoolRequest, ResponseState {
 
   complete(response: WireResponse): void {
     this.settle();
+    if (this.probe !== undefined && response.cache !== null) this.listener.offer(this.probe, response);
     writeResponse(this.res, this, response);
   }
 
@@ -125,15 +136,21 @@ export class Listener {
     for (const site of this.#options.sites) {
       if (!site.serverAutoStart) continue;
       for (const binding of site.bindings) {
-        if (binding.protocol !== 'http') {
-          throw new Error(`site '${site.name}': ${binding.protocol} bindings are not supported yet (binding ${binding.bindingInformation})`);
-        }
         const address = binding.ip === '*' ? '0.0.0.0' : binding.ip;
+        const secure = binding.protocol === 'https';
         // Port 0 asks for an ephemeral port: each such binding gets its own socket.
         const key = binding.port === 0 ? `0:${site.id}:${binding.bindingInformation}` : String(binding.port);
         let group = groups.get(key);
-        if (!group) groups.set(key, (group = { port: binding.port, boundPort: binding.port, address, routes: [] }));
-        else if (group.address !== address) {
+        if (!group) groups.set(key, (group = { port: binding.port, boundPort: binding.port, address, secure, tls: undefined, routes: [] }));
+        else if (group.secure !== secure) {
+          // One socket speaks either TLS or clear text from its first byte.
+          const first = group.routes[0]!;
+          throw new Error(
+            `site '${site.name}': binding ${binding.protocol}/${binding.bindingInformation} shares port ${binding.port} ` +
+            `with binding ${first.binding.protocol}/${first.binding.bindingInformation} of site '${first.site.name}'; ` +
+            'a port serves either http or https, not both',
+          );
+        } else if (group.address !== address) {
           // One socket per port: routing by local address is not built, and sharing one
           // socket would expose a loopback-only site on every address.
           throw new Error(
@@ -152,9 +169,15 @@ export class Listener {
         group.routes.push({ site, binding });
       }
     }
+    // Every certificate is read and checked before the first socket opens, so a bad one fails
+    // start-up (file, line, attribute) without a half-started listener.
     for (const group of groups.values()) {
-      const app = uws.App();
-      this.#route(app, group);
+      if (group.secure) group.tls = loadPortTls(uws, group.port, group.routes);
+    }
+    for (const group of groups.values()) {
+      let app: TemplatedApp;
+      if (group.tls) app = createSslApp(uws, group.tls, (routed) => this.#route(routed, group));
+      else this.#route((app = uws.App()), group);
       const socket = await new Promise<us_listen_socket>((resolve, reject) => {
         // Exclusive: uWS otherwise shares the port (SO_REUSEPORT) with any process already on it.
         (app.listen as unknown as (h: string, p: number, o: number, cb: (s: us_listen_socket | false) => void) => void)(
@@ -189,6 +212,7 @@ export class Listener {
     const localAddress = group.address;
     const pools = this.#options.pools;
     const admission = this.#options.admission;
+    const cache = this.#options.cache;
     app.any('/*', (res: UwsResponse, req: UwsRequest) => {
       const method = req.getCaseSensitiveMethod();
       const pending = new PendingRequest(res, method, this);
@@ -223,6 +247,23 @@ export class Listener {
         return;
       }
       pending.admitted(site, remoteAddress);
+      const hasEntity = declared > 0 || chunked;
+      if (cache !== undefined && ResponseCache.eligible(method, headers, hasEntity)) {
+        const probe: CacheProbe = { siteId: site.id, path: admitted.path, queryString: query, headers };
+        const hit = cache.lookup(probe);
+        if (hit !== undefined) {
+          // Answered here, as HTTP.sys answers from its URI cache: no worker, one cork, and
+          // uWS writes a fresh Date.
+          res.cork(() => {
+            res.writeStatus(hit.head);
+            if (method === 'HEAD') endHead(res, hit.body.byteLength, false);
+            else res.end(hit.body);
+          });
+          pending.settle();
+          return;
+        }
+        pending.probe = probe;
+      }
       const app = findApplication(site, admitted.path);
       const pool = pools.get(app.applicationPool.toLowerCase())!;
       pending.wire = {
@@ -238,10 +279,10 @@ export class Listener {
         remotePort: 0,
         localAddress,
         localPort: group.boundPort,
-        secure: false,
+        secure: group.secure,
         entity: null,
       };
-      if (declared > 0 || chunked) this.#readEntity(res, pending, declared, chunked, admitted.entityLimit, pool);
+      if (hasEntity) this.#readEntity(res, pending, declared, chunked, admitted.entityLimit, pool);
       else pool.dispatch(pending);
     });
   }
@@ -292,6 +333,11 @@ export class Listener {
         pool.dispatch(pending);
       }
     });
+  }
+
+  /** @internal A response the cache may keep. */
+  offer(probe: CacheProbe, response: WireResponse): void {
+    this.#options.cache?.offer(probe, response);
   }
 
   /** @internal An admitted request is over. */

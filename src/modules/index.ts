@@ -27,9 +27,10 @@ import { DIRECTORY_BROWSE } from './directory-listing-module.js';
 import { HTTP_REDIRECT } from './http-redirection-module.js';
 import { HTTP_PROTOCOL } from './protocol-support-module.js';
 import { HIDDEN_SEGMENTS, STATIC_CONTENT } from './static-file-module.js';
+import { CACHING, SERVER_RUNTIME } from '../cache/caching-config.js';
 
 /** Every section reader of the built-in modules, for start-up validation. */
 export const SECTION_READERS: readonly SectionReader<unknown>[] = [
   HANDLERS, ANONYMOUS_AUTHENTICATION, HTTP_ERRORS, DEFAULT_DOCUMENT, DIRECTORY_BROWSE, HTTP_REDIRECT,
-  HTTP_PROTOCOL, HIDDEN_SEGMENTS, STATIC_CONTENT,
+  HTTP_PROTOCOL, HIDDEN_SEGMENTS, STATIC_CONTENT, CACHING, SERVER_RUNTIME,
 ];

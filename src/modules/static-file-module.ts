@@ -386,8 +386,15 @@ export function serveFile(ctx: HttpContext, physicalPath: string, stat: Stats): 
     res.setStatus(200);
     res.setHeader('Content-Type', contentType);
     const small = readSmallFile(physicalPath, stat);
-    if (small) res.write(small);
-    else res.writeFile(physicalPath, 0, size);
+    if (small) {
+      res.write(small);
+      // A whole file: the listener's cache may keep it until the file changes (in IIS the
+      // static file handler makes its responses kernel-cacheable the same way).
+      res.cachePolicy.setKernelCachePolicy('untilChange');
+      res.cachePolicy.addInvalidator(physicalPath, stat);
+    } else {
+      res.writeFile(physicalPath, 0, size);
+    }
     return handled(ctx);
   }
   res.disableKernelCache();

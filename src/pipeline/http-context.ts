@@ -100,6 +100,49 @@ export interface RedirectOptions {
   readonly status?: number;
 }
 
+/** A file a cached response depends on, as it was when the response was built. */
+export interface CacheInvalidator {
+  readonly path: string;
+  readonly mtimeMs: number;
+  readonly size: number;
+}
+
+/**
+ * How the kernel-style response cache may keep this response (`IHttpCachePolicy`, kernel
+ * part). `none` (the default) keeps a response out of it, unless a `caching` profile for the
+ * URL's extension says otherwise; StaticFileModule sets `untilChange` with the file as its
+ * invalidator. `DisableKernelCache` on the response always wins.
+ */
+export class CachePolicy {
+  kernelPolicy: 'none' | 'untilChange' | 'timeToLive' = 'none';
+  secondsToLive = 0;
+  readonly invalidators: CacheInvalidator[] = [];
+  /** Lower-cased request header names the response varies by. */
+  readonly varyByHeaders: string[] = [];
+  /** Query string parameter names the response varies by (`*` = all of the query string). */
+  readonly varyByQueryStrings: string[] = [];
+
+  /** `HTTP_CACHE_POLICY` for the kernel cache: until invalidated, or for `seconds`. */
+  setKernelCachePolicy(policy: 'none' | 'untilChange' | 'timeToLive', seconds = 0): void {
+    this.kernelPolicy = policy;
+    this.secondsToLive = seconds;
+  }
+
+  /** `SetKernelCacheInvalidatorSet`: the cached response goes when this file changes. */
+  addInvalidator(path: string, stat: { readonly mtimeMs: number; readonly size: number }): void {
+    this.invalidators.push({ path, mtimeMs: stat.mtimeMs, size: stat.size });
+  }
+
+  appendVaryByHeader(name: string): void {
+    const lower = name.toLowerCase();
+    if (!this.varyByHeaders.includes(lower)) this.varyByHeaders.push(lower);
+  }
+
+  appendVaryByQueryString(name: string): void {
+    if (!this.varyByQueryStrings.includes(name)) this.varyByQueryStrings.push(name);
+  }
+}
+
 /** The response being built (`IHttpResponse`). Buffered until the pipeline finishes. */
 export class HttpResponse {
   status = 200;
@@ -115,6 +158,7 @@ export class HttpResponse {
   kernelCacheDisabled = false;
   kernelCacheDisableReason = 0;
   needDisconnect = false;
+  #cachePolicy: CachePolicy | undefined;
   readonly #headers = new Map<string, HeaderEntry>();
   #chunks: ResponseChunk[] = [];
   readonly #request: HttpRequest;
@@ -219,6 +263,7 @@ export class HttpResponse {
     this.clearHeaders();
     this.setStatus(200);
     this.error = undefined;
+    this.#cachePolicy = undefined;
   }
 
   /**
@@ -241,6 +286,16 @@ export class HttpResponse {
     this.setHeader('Location', location);
     this.setHeader('Content-Type', 'text/html; charset=UTF-8');
     this.write(`<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>This document may be found <a HREF="${escapeHtml(location)}">here</a></body>`);
+  }
+
+  /** The response's cache policy (`IHttpResponse::GetCachePolicy`), created on first use. */
+  get cachePolicy(): CachePolicy {
+    return (this.#cachePolicy ??= new CachePolicy());
+  }
+
+  /** The policy if a module touched it (the listener's cache needs no object otherwise). */
+  get cachePolicyIfSet(): CachePolicy | undefined {
+    return this.#cachePolicy;
   }
 
   /** Keeps this response out of the kernel-style response cache (`DisableKernelCache`). */
@@ -287,6 +342,14 @@ export interface ContextHost {
   trace(ctx: HttpContext, event: TraceEvent): void;
 }
 
+/** Where `flushKernelCache` goes: set by the worker (a message to the listener's cache). */
+let kernelCacheFlusher: ((siteId: number, url: string) => void) | undefined;
+
+/** @internal Installs the worker's route to the listener's response cache. */
+export function setKernelCacheFlusher(flusher: (siteId: number, url: string) => void): void {
+  kernelCacheFlusher = flusher;
+}
+
 /**
  * Everything a module sees of one request (`IHttpContext`): request, response, user, site,
  * application, URL info, per-module context slots, server variables and trace events.
@@ -331,6 +394,15 @@ export class HttpContext {
     this.application = init.application;
     this.config = init.config;
     this.#host = init.host;
+  }
+
+  /**
+   * Drops this site's responses under `url` (a URL prefix; '/' = all) from the kernel-style
+   * response cache on the listener (`IHttpServer::FlushKernelCache`). Asynchronous: requests
+   * already on their way may still be answered from the cache.
+   */
+  flushKernelCache(url = '/'): void {
+    kernelCacheFlusher?.(this.site.id, url);
   }
 
   /** The full site configuration (bindings, applications). */

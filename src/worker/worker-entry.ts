@@ -12,13 +12,14 @@ import { findApplication, mapUrlToPhysical, normalizeDecodedPath } from '../conf
 import { ConfigError, HTTP_ERROR, errorPage, isLocalAddress } from '../errors.js';
 import { decodeRequests } from '../activation/wire.js';
 import type {
-  BatchReleasedMessage, BatchResult, BatchTask, LateResponseMessage, PoolWorkerData, StopTask, WireChunk, WireRequest, WireResponse,
+  BatchReleasedMessage, BatchResult, BatchTask, CacheFlushMessage, LateResponseMessage, PoolWorkerData, StopTask, WireCachePolicy, WireChunk, WireRequest, WireResponse,
 } from '../activation/wire.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import { PipelineEngine } from '../pipeline/engine.js';
 import { GLOBAL_NOTIFICATION } from '../pipeline/events.js';
 import { mapRequestHandler, selectHandler } from '../pipeline/handler-mapping.js';
-import { HttpContext, HttpRequest, type ApplicationInfo } from '../pipeline/http-context.js';
+import { HttpContext, HttpRequest, setKernelCacheFlusher, type ApplicationInfo } from '../pipeline/http-context.js';
+import { CACHING } from '../cache/caching-config.js';
 import type { ApplicationProvider } from '../pipeline/module.js';
 import { loadModules } from './module-loader.js';
 import { SECTION_READERS } from '../modules/index.js';
@@ -44,6 +45,10 @@ interface AppRuntime {
 }
 
 const apps = new Map<string, AppRuntime | Promise<AppRuntime>>();
+
+setKernelCacheFlusher((siteId, url) => {
+  parentPort!.postMessage({ w3core: 'cache-flush', siteId, url } satisfies CacheFlushMessage);
+});
 const globals = loadModules(nodeAt(hierarchy.serverRoot.root, 'globalModules'), 'image').then((modules) => {
   const engine = new PipelineEngine(compilePipeline(modules), {
     classic: data.classic,
@@ -270,10 +275,12 @@ function toWire(req: WireRequest, ctx: HttpContext, disconnect: boolean): WireRe
   const res = ctx.response;
   let head = `${res.status} ${res.statusText}`;
   let server = false;
+  let vary: string | undefined;
   for (const [name, value] of res.headerPairs()) {
     const lower = name.toLowerCase();
     if (FRAMING.has(lower)) continue;
     if (lower === 'server') server = true;
+    else if (lower === 'vary') vary = value;
     head += `\r\n${name}: ${value}`;
   }
   if (!server) head += '\r\nServer: w3core';
@@ -299,7 +306,58 @@ function toWire(req: WireRequest, ctx: HttpContext, disconnect: boolean): WireRe
     contentLength: noBody && (res.status === 304 || res.status === 204) ? 0 : contentLength,
     disconnect: disconnect || res.needDisconnect,
     kernelCacheDisabled: res.kernelCacheDisabled,
+    cache: body && !noBody ? kernelCachePolicy(ctx, vary) : null,
   };
+}
+
+/** The extension of the last URL segment, lower-cased with its dot ('' when none). */
+function extensionOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  const dot = path.lastIndexOf('.');
+  return dot > slash ? path.slice(dot).toLowerCase() : '';
+}
+
+/**
+ * May the listener's kernel-style cache keep this response, and on what terms? The worker
+ * decides what depends on the response and the configuration: a 200 whose module or
+ * `caching` profile asked for it, not disabled by `DisableKernelCache`, caching on for the
+ * URL. The listener adds what depends on the request (verb, query, Authorization, Range,
+ * frequent hits, sizes).
+ */
+function kernelCachePolicy(ctx: HttpContext, vary: string | undefined): WireCachePolicy | null {
+  const res = ctx.response;
+  if (res.kernelCacheDisabled || res.status !== 200 || res.subStatus !== 0) return null;
+  if (ctx.user && ctx.user.authenticationType !== 'Anonymous') return null;
+  const caching = ctx.config.section(CACHING);
+  if (!caching.enabled || !caching.enableKernelCache) return null;
+  const policy = res.cachePolicyIfSet;
+  let ttlMs = policy?.kernelPolicy === 'timeToLive' ? policy.secondsToLive * 1000 : 0;
+  let cacheable = policy !== undefined && policy.kernelPolicy !== 'none';
+  const varyByHeaders = [...(policy?.varyByHeaders ?? [])];
+  const varyByQueryString = [...(policy?.varyByQueryStrings ?? [])];
+  const profile = caching.profiles.get(extensionOf(ctx.request.path));
+  if (profile) {
+    if (profile.kernelCachePolicy === 'DisableCache') return null;
+    if (profile.kernelCachePolicy === 'CacheUntilChange') {
+      cacheable = true;
+      ttlMs = 0;
+    } else if (profile.kernelCachePolicy === 'CacheForTimePeriod') {
+      cacheable = true;
+      ttlMs = profile.durationMs;
+    }
+    for (const h of profile.varyByHeaders) if (!varyByHeaders.includes(h)) varyByHeaders.push(h);
+    for (const q of profile.varyByQueryString) if (!varyByQueryString.includes(q)) varyByQueryString.push(q);
+  }
+  if (!cacheable) return null;
+  // The response's own Vary header: `*` cannot be cached; names add to the variants.
+  if (vary !== undefined) {
+    for (const name of vary.split(',')) {
+      const h = name.trim().toLowerCase();
+      if (h === '*') return null;
+      if (h && !varyByHeaders.includes(h)) varyByHeaders.push(h);
+    }
+  }
+  return { ttlMs, files: policy?.invalidators ?? [], varyByHeaders, varyByQueryString };
 }
 
 
@@ -316,7 +374,7 @@ function errorResponse(req: WireRequest, code: keyof typeof HTTP_ERROR, error: E
   return {
     id: req.id, status: e.status, subStatus: e.subStatus,
     head: `${e.status} ${e.reason}\r\nContent-Type: text/html; charset=utf-8\r\nServer: w3core`, body, chunks: null,
-    contentLength: Buffer.byteLength(html), disconnect: false, kernelCacheDisabled: true,
+    contentLength: Buffer.byteLength(html), disconnect: false, kernelCacheDisabled: true, cache: null,
   };
 }
 
