@@ -31,14 +31,19 @@ const ONE_K = readFileSync(join(BENCH_DIR, 'fixtures', 'site', '1k.txt'));
 const TARGETS = [
   { name: 'uws-hello', what: "raw uWS res.end('Hello World!')", path: '/hello', body: Buffer.from(HELLO), uws: true },
   { name: 'fastify-hello', what: 'fastify 5 GET /hello, logger off', path: '/hello', body: Buffer.from(HELLO), uws: false },
-  { name: 'w3core-static-1k', what: 'w3core StaticFileModule, 1 KiB file', path: '/1k.txt', body: ONE_K, uws: true },
+  { name: 'w3core-static-1k', what: 'w3core StaticFileModule in the worker, 1 KiB file, kernel cache off', path: '/1k.txt', body: ONE_K, uws: true },
+  { name: 'w3core-cache-1k', what: 'w3core kernel-style cache hit on the listener, 1 KiB file', path: '/1k.txt', body: ONE_K, uws: true },
   { name: 'w3core-dynamic', what: 'w3core TS module answers /hello in BeginRequest', path: '/hello', body: Buffer.from(HELLO), uws: true },
+  { name: 'w3core-filter-reject', what: 'w3core request filtering refuses the URL on the listener (404.5)', path: '/deny/x.txt', status: 404, body: null, uws: true },
 ];
 const BASELINE = 'uws-hello';
 const FRAMEWORK = 'fastify-hello';
 const DYNAMIC = 'w3core-dynamic';
 /** The issue's target for the dynamic path. */
 const DYNAMIC_TARGET_X_FASTIFY = 1.0;
+const CACHE = 'w3core-cache-1k';
+/** The issue's target for a kernel-cache hit. */
+const CACHE_TARGET_X_UWS = 0.85;
 /** A process at or above this share of one core was (probably) the bottleneck. */
 const SATURATED_CPU = 0.95;
 /** Before a measurement, wait until everything else uses less than this share of one core. */
@@ -225,8 +230,9 @@ function sanityCheck(target, port) {
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
         const body = Buffer.concat(chunks);
-        if (res.statusCode !== 200) return reject(new Error(`${target.name}: GET ${target.path} gave ${res.statusCode}: ${body.toString().slice(0, 300)}`));
-        if (!body.equals(target.body)) return reject(new Error(`${target.name}: GET ${target.path} returned ${body.length} unexpected bytes`));
+        const status = target.status ?? 200;
+        if (res.statusCode !== status) return reject(new Error(`${target.name}: GET ${target.path} gave ${res.statusCode}, expected ${status}: ${body.toString().slice(0, 300)}`));
+        if (target.body !== null && !body.equals(target.body)) return reject(new Error(`${target.name}: GET ${target.path} returned ${body.length} unexpected bytes`));
         // The uWS package falls back to node:http + ws when its binary does not load; the
         // native listener stamps every response with this header.
         if (target.uws && res.headers.uwebsockets === undefined) return reject(new Error(`${target.name}: no 'uWebSockets' response header; not the native uWS listener?`));
@@ -443,6 +449,20 @@ function verdictFor(summary) {
   };
 }
 
+/** The kernel-cache hit against raw uWS (target ≥ CACHE_TARGET_X_UWS). */
+function cacheVerdictFor(summary) {
+  const hit = summary.find((s) => s.target === CACHE);
+  if (!hit || hit.xUws === null) return { met: null, text: `not evaluated: needs both ${CACHE} and ${BASELINE} measured in the same run` };
+  const clean = hit.errors === 0 && hit.non2xx === 0;
+  const met = clean && hit.xUws >= CACHE_TARGET_X_UWS;
+  return {
+    met,
+    xUws: hit.xUws,
+    text: `${CACHE} is ${hit.xUws.toFixed(2)}× ${BASELINE} → target ≥ ${CACHE_TARGET_X_UWS}× raw uWS: ${met ? 'MET' : 'NOT MET'}` +
+      `${clean ? '' : ` (invalid: ${hit.errors} errors, ${hit.non2xx} non-2xx)`}`,
+  };
+}
+
 const int = (x) => (x === null ? 'n/a' : Math.round(x).toLocaleString('en-US'));
 const fixed = (x, d) => (x === null ? 'n/a' : x.toFixed(d));
 const pct = (x) => (x === null ? 'n/a' : `${Math.round(x * 100)}%`);
@@ -541,6 +561,7 @@ async function main() {
 
   const summary = summarize(targets, measurements);
   const verdict = verdictFor(summary);
+  const cacheVerdict = cacheVerdictFor(summary);
   const notes = [];
   for (const s of summary) {
     if (s.loaderCpuShare !== null && s.loaderCpuShare >= SATURATED_CPU) {
@@ -564,6 +585,7 @@ async function main() {
   console.log(loadTable(summary));
   console.log('');
   console.log(`Target: ${verdict.text}`);
+  console.log(`Target: ${cacheVerdict.text}`);
   for (const n of notes) console.log(`Note: ${n}`);
 
   const finishedAt = new Date();
@@ -584,6 +606,7 @@ async function main() {
       '/proc/<pid>/stat (utime+stime, all threads) over the autocannon run.',
     summary,
     verdict,
+    cacheVerdict,
     notes,
     measurements,
   };

@@ -7,14 +7,18 @@ import { portFromArgs, ready } from './common.js';
 
 const CONFIG_FILE = fileURLToPath(new URL('../fixtures/applicationHost.config', import.meta.url));
 
-/** @param {{ modules: string }} options `<add>` entries for `<modules>` ('' = built-ins only). */
-export async function startW3core({ modules }) {
+/**
+ * @param {{ modules: string, webServer?: string }} options `<add>` entries for `<modules>`
+ *   ('' = built-ins only) and extra `system.webServer` XML.
+ */
+export async function startW3core({ modules, webServer = '' }) {
   const port = portFromArgs();
   const workers = Number(process.env.W3CORE_BENCH_WORKERS ?? 1);
   const configText = readFileSync(CONFIG_FILE, 'utf8')
     .replaceAll('{{PORT}}', String(port))
     .replaceAll('{{WORKERS}}', String(workers))
-    .replaceAll('{{MODULES}}', modules);
+    .replaceAll('{{MODULES}}', modules)
+    .replaceAll('{{WEBSERVER}}', webServer);
   let server;
   try {
     // configFile names the template, so physicalPath="site" and module paths resolve from
