@@ -11,7 +11,8 @@ export {
 } from './pipeline/events.js';
 export type {
   HttpModule, RequestHandlerResult, GlobalHandlerResult, SendResponseProvider, MapPathProvider,
-  CustomNotificationProvider, ApplicationProvider, TraceEvent, RegisteredModule,
+  CustomNotificationProvider, ApplicationProvider, TraceEvent, RegisteredModule, CacheOperationProvider,
+  CacheCleanupProvider,
 } from './pipeline/module.js';
 export {
   HttpContext, HttpRequest, HttpResponse, CachePolicy, type CacheInvalidator, type ResponseChunk, type HttpUser, type ApplicationInfo,

@@ -83,6 +83,14 @@ export class W3CoreServer {
       p.onCacheFlush = (siteId, url) => cache?.flush(siteId, url);
       pools.set(key, p);
     }
+    if (cache) {
+      cache.onOperation = (operation, siteId, url) => {
+        for (const p of pools.values()) p.notifyCache({ kind: 'operation', operation, siteId, url });
+      };
+      cache.onCleanup = () => {
+        for (const p of pools.values()) p.notifyCache({ kind: 'cleanup' });
+      };
+    }
     const listener = new Listener({
       sites: config.sites,
       pools,

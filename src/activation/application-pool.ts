@@ -3,7 +3,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { AppPoolConfig } from '../config/application-host.js';
 import {
-  encodeRequests, type BatchResult, type BatchTask, type PoolWorkerData, type StopTask, type WireRequest,
+  encodeRequests, type BatchResult, type BatchTask, type CacheEvent, type CacheEventsTask, type PoolWorkerData, type StopTask, type WireRequest,
   type WireResponse, type WorkerMessage,
 } from './wire.js';
 
@@ -61,6 +61,7 @@ export class ApplicationPool {
   readonly #busyBatches = new Set<number>();
   #nextBatch = 1;
   #threads = 1;
+  #cacheEvents: CacheEvent[] = [];
   /** A module asked for `FlushKernelCache` (the server points this at its response cache). */
   onCacheFlush: ((siteId: number, url: string) => void) | undefined;
   readonly #flushWhenIdle = () => {
@@ -147,6 +148,25 @@ export class ApplicationPool {
       this.#scheduled = true;
       setImmediate(this.#flushWhenIdle);
     }
+  }
+
+  /**
+   * Tells the pool's global modules about the response cache (`CacheOperation`,
+   * `CacheCleanup`). Events of one event-loop turn go together, as one task; a pool that has
+   * not started is not started for them.
+   */
+  notifyCache(event: CacheEvent): void {
+    const piscina = this.#piscina;
+    if (!piscina || this.#state !== 'Started') return;
+    this.#cacheEvents.push(event);
+    if (this.#cacheEvents.length > 1) return;
+    setImmediate(() => {
+      const events = this.#cacheEvents;
+      this.#cacheEvents = [];
+      if (this.#piscina !== piscina || this.#state !== 'Started') return;
+      const task: CacheEventsTask = { control: 'cache', events };
+      piscina.run(task).catch((err: unknown) => console.error(`w3core: application pool '${this.name}': cache notification failed:`, err));
+    });
   }
 
   /**

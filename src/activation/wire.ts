@@ -201,6 +201,23 @@ export interface StopTask {
   readonly timeoutMs: number;
 }
 
+/** `CACHE_OPERATION` values (iis-reference.md §1.9). */
+export const CACHE_OPERATION = { RETRIEVE: 0, ADD: 1, DELETE: 2, FLUSH_PREFIX: 3, ENUM: 4 } as const;
+
+/** Something that happened to the listener's response cache, for the global notifications. */
+export type CacheEvent =
+  | { readonly kind: 'operation'; readonly operation: number; readonly siteId: number; readonly url: string }
+  | { readonly kind: 'cleanup' };
+
+/**
+ * Cache events for one worker: its global modules hear `CacheOperation` / `CacheCleanup`.
+ * A task (not a message) so a worker parked idle in `Atomics.wait` wakes for it.
+ */
+export interface CacheEventsTask {
+  readonly control: 'cache';
+  readonly events: readonly CacheEvent[];
+}
+
 /** What every worker of a pool is started with. */
 export interface PoolWorkerData {
   readonly configFile: string;

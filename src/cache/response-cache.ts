@@ -1,6 +1,6 @@
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { WireCachePolicy, WireResponse } from '../activation/wire.js';
+import { CACHE_OPERATION, type WireCachePolicy, type WireResponse } from '../activation/wire.js';
 
 /** Counters of the kernel-style response cache. */
 export interface ResponseCacheStats {
@@ -77,6 +77,9 @@ interface Candidate {
 
 const MAX_CANDIDATES = 65536;
 
+/** How often expired entries are swept and `CacheCleanup` fires. */
+export const CLEANUP_INTERVAL_MS = 60_000;
+
 /**
  * The kernel-style response cache (HTTP.sys's URI cache): answered on the listener thread, so a
  * hit never reaches a worker. The worker says what may be kept and on what terms
@@ -101,11 +104,32 @@ export class ResponseCache {
   #misses = 0;
   #evictions = 0;
   #invalidations = 0;
-  /** Called with each entry dropped or added (CacheOperation notifications). */
-  onOperation: ((op: 'add' | 'delete' | 'flush', siteId: number, url: string) => void) | undefined;
+  /** Called when an entry is added or dropped, or a prefix flushed (`CacheOperation`). */
+  onOperation: ((operation: number, siteId: number, url: string) => void) | undefined;
+  /** Called after each periodic sweep (`CacheCleanup`). */
+  onCleanup: (() => void) | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: ResponseCacheOptions) {
     this.#options = options;
+    this.#sweeper = setInterval(() => this.cleanup(), CLEANUP_INTERVAL_MS).unref();
+  }
+
+  /**
+   * Drops entries whose time is up and frequent-hit counts older than the period; runs every
+   * {@link CLEANUP_INTERVAL_MS} (HTTP.sys scavenges its cache on a timer too).
+   */
+  cleanup(): void {
+    const now = Date.now();
+    for (const e of [...this.#all.values()]) {
+      if (e.expires !== 0 && e.expires <= now) {
+        this.#drop(e);
+        this.#invalidations++;
+        this.onOperation?.(CACHE_OPERATION.DELETE, e.siteId, e.path);
+      }
+    }
+    for (const [k, c] of this.#candidates) if (now - c.since > this.#options.frequentHitTimePeriodMs) this.#candidates.delete(k);
+    this.onCleanup?.();
   }
 
   get options(): ResponseCacheOptions {
@@ -208,7 +232,7 @@ export class ResponseCache {
     this.#all.set(key, entry);
     this.#bytes += bytes;
     for (const f of files) this.#index(f, key);
-    this.onOperation?.('add', probe.siteId, probe.path);
+    this.onOperation?.(CACHE_OPERATION.ADD, probe.siteId, probe.path);
     this.#evict();
   }
 
@@ -225,7 +249,7 @@ export class ResponseCache {
       }
     }
     this.#invalidations += n;
-    if (n) this.onOperation?.('flush', siteId, urlPrefix);
+    if (n) this.onOperation?.(CACHE_OPERATION.FLUSH_PREFIX, siteId, urlPrefix);
     return n;
   }
 
@@ -240,6 +264,7 @@ export class ResponseCache {
 
   /** Stops watching files; the cache is empty afterwards. */
   close(): void {
+    clearInterval(this.#sweeper);
     this.flushAll();
     for (const w of this.#watched.values()) w.watcher.close();
     this.#watched.clear();
@@ -343,7 +368,7 @@ export class ResponseCache {
         if (!e) continue;
         this.#drop(e);
         this.#invalidations++;
-        this.onOperation?.('delete', e.siteId, e.path);
+        this.onOperation?.(CACHE_OPERATION.DELETE, e.siteId, e.path);
       }
     }
   }

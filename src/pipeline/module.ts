@@ -110,6 +110,29 @@ export interface HttpModule {
   onGlobalStopListening?(provider: { readonly applicationPool: string }): GlobalHandlerResult;
   onGlobalCustomNotification?(provider: CustomNotificationProvider): GlobalHandlerResult;
   onGlobalTraceEvent?(provider: TraceEvent): GlobalHandlerResult;
+  onGlobalCacheOperation?(provider: CacheOperationProvider): GlobalHandlerResult;
+  onGlobalCacheCleanup?(provider: CacheCleanupProvider): GlobalHandlerResult;
+}
+
+/**
+ * `CacheOperation`: the listener's kernel-style response cache added, dropped or flushed an
+ * entry (`ICacheProvider`). Retrievals (cache hits) are not reported: they happen on the
+ * listener thread at full request rate, and telling a worker about each would undo the point.
+ */
+export interface CacheOperationProvider {
+  readonly cache: 'kernel';
+  /** `CACHE_OPERATION`: ADD 1, DELETE 2, FLUSH_PREFIX 3. */
+  readonly operation: number;
+  readonly operationName: 'RETRIEVE' | 'ADD' | 'DELETE' | 'FLUSH_PREFIX' | 'ENUM' | 'UNKNOWN';
+  readonly siteId: number;
+  readonly siteName: string;
+  /** The URL (or, for FLUSH_PREFIX, the URL prefix). */
+  readonly url: string;
+}
+
+/** `CacheCleanup`: the periodic sweep of the response cache ran (once a minute). */
+export interface CacheCleanupProvider {
+  readonly cache: 'kernel';
 }
 
 /** A trace event raised with `ctx.trace()` (`IHttpTraceContext::RaiseTraceEvent`). */

@@ -12,7 +12,7 @@ import { findApplication, mapUrlToPhysical, normalizeDecodedPath } from '../conf
 import { ConfigError, HTTP_ERROR, errorPage, isLocalAddress } from '../errors.js';
 import { decodeRequests } from '../activation/wire.js';
 import type {
-  BatchReleasedMessage, BatchResult, BatchTask, CacheFlushMessage, LateResponseMessage, PoolWorkerData, StopTask, WireCachePolicy, WireChunk, WireRequest, WireResponse,
+  BatchReleasedMessage, BatchResult, BatchTask, CacheEventsTask, CacheFlushMessage, LateResponseMessage, PoolWorkerData, StopTask, WireCachePolicy, WireChunk, WireRequest, WireResponse,
 } from '../activation/wire.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import { PipelineEngine } from '../pipeline/engine.js';
@@ -387,8 +387,8 @@ function errorResponse(req: WireRequest, code: keyof typeof HTTP_ERROR, error: E
  * keeps the worker's event loop running (with no task it parks the thread in a blocking
  * `Atomics.wait`, the cheapest way to wait for the next batch, and I/O would starve).
  */
-export default function runBatch(task: BatchTask | StopTask): BatchResult | Promise<BatchResult> {
-  if ('control' in task) return stopTask(task);
+export default function runBatch(task: BatchTask | StopTask | CacheEventsTask): BatchResult | Promise<BatchResult> {
+  if ('control' in task) return task.control === 'stop' ? stopTask(task) : cacheEvents(task);
   const responses: WireResponse[] = [];
   let collecting = true;
   let finish: (() => void) | undefined;
@@ -424,6 +424,30 @@ export default function runBatch(task: BatchTask | StopTask): BatchResult | Prom
       finish = () => resolve({ responses: [] });
     });
   });
+}
+
+const OPERATION_NAMES = ['RETRIEVE', 'ADD', 'DELETE', 'FLUSH_PREFIX', 'ENUM'] as const;
+
+/** `CacheOperation` / `CacheCleanup` for the global engine and every application's engine. */
+async function cacheEvents(task: CacheEventsTask): Promise<BatchResult> {
+  const engines: PipelineEngine[] = [];
+  const global = await globals.catch(() => undefined);
+  if (global) engines.push(global);
+  for (const rt of apps.values()) if (!(rt instanceof Promise) && rt.engine) engines.push(rt.engine);
+  for (const event of task.events) {
+    for (const engine of engines) {
+      if (event.kind === 'cleanup') {
+        await engine.fireGlobal(GLOBAL_NOTIFICATION.CACHE_CLEANUP, { cache: 'kernel' });
+      } else {
+        const site = sites.get(event.siteId);
+        await engine.fireGlobal(GLOBAL_NOTIFICATION.CACHE_OPERATION, {
+          cache: 'kernel', operation: event.operation, operationName: OPERATION_NAMES[event.operation] ?? 'UNKNOWN',
+          siteId: event.siteId, siteName: site?.name ?? '', url: event.url,
+        });
+      }
+    }
+  }
+  return { responses: [] };
 }
 
 let stopping: Promise<void> | undefined;
