@@ -18,6 +18,49 @@ export interface BindingConfig {
   /** Empty means any host header. Lower-cased. */
   readonly host: string;
   readonly bindingInformation: string;
+  /** Certificate, key and `sslFlags` of an https binding; absent for http. */
+  readonly tls?: BindingTlsConfig;
+}
+
+/**
+ * `sslFlags` bits of a `<binding>` (iis-reference.md §2.4). IIS names the certificate by its hash
+ * in a Windows store; w3core has no store and reads PEM files named on the binding instead.
+ */
+export const SSL_FLAGS = {
+  /** The host name of the binding selects its certificate (Server Name Indication). */
+  SNI: 1,
+  /** Central certificate store: not available here (refused). */
+  CENTRAL_CERTIFICATE_STORE: 2,
+  /** Always true here: only HTTP/1.1 is served (no ALPN). */
+  DISABLE_HTTP2: 4,
+  /** Always true here: no OCSP stapling. */
+  DISABLE_OCSP_STAPLING: 8,
+  /** Always true here: no QUIC. */
+  DISABLE_QUIC: 16,
+  /** Cannot be honoured (uWebSockets.js offers no maximum TLS version): refused. */
+  DISABLE_TLS13_OVER_TCP: 32,
+  /** Always true here: uWebSockets.js accepts TLS 1.2 and 1.3 only. */
+  DISABLE_LEGACY_TLS: 64,
+} as const;
+
+/** The TLS side of an https `<binding>`: PEM files (absolute paths) and `sslFlags`. */
+export interface BindingTlsConfig {
+  /** `sslFlags` as written (bits of {@link SSL_FLAGS}). */
+  readonly sslFlags: number;
+  /** `sslFlags` has the SNI bit: the binding's host name selects its certificate. */
+  readonly sni: boolean;
+  /**
+   * `certificateFile`: PEM certificate, optionally followed by its chain. Undefined when not
+   * given: required, but checked by the listener at start-up with the files (so a site that
+   * does not start needs none).
+   */
+  readonly certificateFile: string | undefined;
+  /** `keyFile`: PEM private key (may be the same file as the certificate); required likewise. */
+  readonly keyFile: string | undefined;
+  /** `passphrase` of an encrypted key; undefined when not given. */
+  readonly passphrase: string | undefined;
+  /** The `<binding>` element, so start-up checks of the files can name the attribute at fault. */
+  readonly source: XmlElement;
 }
 
 export interface VirtualDirectoryConfig {
@@ -159,7 +202,7 @@ function readSites(
 
     const bindings: BindingConfig[] = [];
     for (const b of child(s, 'bindings')?.children ?? []) {
-      if (b.name === 'binding') bindings.push(readBinding(b));
+      if (b.name === 'binding') bindings.push(readBinding(b, baseDir));
     }
     const applications: ApplicationConfig[] = [];
     for (const a of s.children) {
@@ -210,7 +253,10 @@ function readSites(
   return sites;
 }
 
-function readBinding(b: XmlElement): BindingConfig {
+/** Attributes that only mean something on an https binding. */
+const TLS_ATTRIBUTES = ['certificateFile', 'keyFile', 'passphrase'] as const;
+
+function readBinding(b: XmlElement, baseDir: string): BindingConfig {
   const protocol = readRequired(b, 'protocol', 'binding').toLowerCase();
   if (protocol !== 'http' && protocol !== 'https') {
     throw new ConfigError(b.file, b.line, 'protocol', `protocol '${protocol}' is not supported (http, https)`);
@@ -224,7 +270,56 @@ function readBinding(b: XmlElement): BindingConfig {
     throw new ConfigError(at.file, at.line, 'bindingInformation', `'${info}' is not in the form ip:port:host (e.g. *:80:)`);
   }
   const ip = m[1] === '' ? '*' : m[1]!.replace(/^\[|\]$/g, '');
-  return { protocol, ip, port, host: m[3]!.toLowerCase(), bindingInformation: info };
+  const host = m[3]!.toLowerCase();
+  if (protocol === 'http') {
+    // A certificate on an http binding is a mistake that would serve in clear text what the
+    // operator meant to protect: refuse it rather than ignore it.
+    for (const name of [...TLS_ATTRIBUTES, 'sslFlags']) {
+      const at = b.attributes.get(name);
+      if (at && !(name === 'sslFlags' && /^\s*0\s*$/.test(at.value))) {
+        throw new ConfigError(at.file, at.line, name, 'applies to https bindings only (this binding is protocol="http")');
+      }
+    }
+    return { protocol, ip, port, host, bindingInformation: info };
+  }
+  return { protocol, ip, port, host, bindingInformation: info, tls: readBindingTls(b, host, baseDir) };
+}
+
+/**
+ * The certificate attributes of an https binding. Only `sslFlags` is checked here (this runs in
+ * every pool worker too); the files, and that they are named at all, are checked once at
+ * start-up by the listener (`src/listener/tls.ts`), for the sites that start.
+ */
+function readBindingTls(b: XmlElement, host: string, baseDir: string): BindingTlsConfig {
+  const sslFlags = readUint(b, 'sslFlags', 0);
+  const flagsAt = b.attributes.get('sslFlags') ?? b;
+  const known = Object.values(SSL_FLAGS).reduce((all: number, bit) => all | bit, 0);
+  if ((sslFlags & ~known) !== 0) {
+    throw new ConfigError(flagsAt.file, flagsAt.line, 'sslFlags', `${sslFlags} has bits that are not sslFlags (known: 1, 2, 4, 8, 16, 32, 64)`);
+  }
+  if (sslFlags & SSL_FLAGS.CENTRAL_CERTIFICATE_STORE) {
+    throw new ConfigError(flagsAt.file, flagsAt.line, 'sslFlags',
+      'the central certificate store (2) is not available: name the PEM files with certificateFile and keyFile');
+  }
+  if (sslFlags & SSL_FLAGS.DISABLE_TLS13_OVER_TCP) {
+    throw new ConfigError(flagsAt.file, flagsAt.line, 'sslFlags',
+      'disabling TLS 1.3 (32) cannot be honoured: uWebSockets.js offers no maximum TLS version');
+  }
+  const sni = (sslFlags & SSL_FLAGS.SNI) !== 0;
+  if (sni && host === '') {
+    throw new ConfigError(flagsAt.file, flagsAt.line, 'sslFlags',
+      `SNI (1) needs a host name in bindingInformation ('${b.attributes.get('bindingInformation')!.value}' has none): the host name selects the certificate`);
+  }
+  const file = (name: 'certificateFile' | 'keyFile'): string | undefined => {
+    const raw = readString(b, name, '');
+    if (raw === '') return undefined;
+    const expanded = expandEnvironment(raw);
+    return isAbsolute(expanded) ? expanded : resolve(baseDir, expanded);
+  };
+  const certificateFile = file('certificateFile');
+  const keyFile = file('keyFile');
+  const passphrase = readString(b, 'passphrase', '');
+  return { sslFlags, sni, certificateFile, keyFile, passphrase: passphrase === '' ? undefined : passphrase, source: b };
 }
 
 function validateVirtualPath(el: XmlElement, attr: string, path: string): void {

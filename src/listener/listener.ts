@@ -175,9 +175,10 @@ export class Listener {
       if (group.secure) group.tls = loadPortTls(uws, group.port, group.routes);
     }
     for (const group of groups.values()) {
-      let app: TemplatedApp;
-      if (group.tls) app = createSslApp(uws, group.tls, (routed) => this.#route(routed, group));
-      else this.#route((app = uws.App()), group);
+      // An SSL app has a router per SNI server name: createSslApp puts the routes on each.
+      const addRoutes = (routed: TemplatedApp) => this.#route(routed, group);
+      const app = group.tls ? createSslApp(uws, group.tls, addRoutes) : uws.App();
+      if (!group.tls) addRoutes(app);
       const socket = await new Promise<us_listen_socket>((resolve, reject) => {
         // Exclusive: uWS otherwise shares the port (SO_REUSEPORT) with any process already on it.
         (app.listen as unknown as (h: string, p: number, o: number, cb: (s: us_listen_socket | false) => void) => void)(
