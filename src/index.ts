@@ -25,7 +25,7 @@ export {
   readBool, readEnum, readFlags, readInt, readString, readTimeSpan, readUint,
 } from './config/attributes.js';
 export type {
-  ServerConfig, SiteConfig, ApplicationConfig, VirtualDirectoryConfig, BindingConfig, AppPoolConfig,
+  ServerConfig, SiteConfig, ApplicationConfig, VirtualDirectoryConfig, BindingConfig, BindingTlsConfig, AppPoolConfig,
 } from './config/application-host.js';
 export { W3CoreServer, startServer, type ServerOptions } from './server.js';
 export type { ListeningBinding } from './listener/listener.js';

@@ -64,6 +64,8 @@ const UNCACHEABLE_REQUEST_HEADERS = new Set([
 /** Per-request cache context the listener keeps between lookup and response. */
 export interface CacheProbe {
   readonly siteId: number;
+  /** Arrived over TLS: http and https answers of one site are kept apart, as HTTP.sys keys by full URL. */
+  readonly secure: boolean;
   readonly path: string;
   readonly queryString: string;
   readonly headers: readonly string[];
@@ -160,7 +162,7 @@ export class ResponseCache {
 
   /** The cached response for an eligible request, or undefined (counted as a miss). */
   lookup(probe: CacheProbe): CachedResponse | undefined {
-    const url = this.#sites.get(probe.siteId)?.get(probe.path);
+    const url = this.#sites.get(siteKey(probe))?.get(probe.path);
     if (url !== undefined) {
       const variant = variantKey(url, probe.queryString, probe.headers);
       const entry = variant === undefined ? undefined : url.variants.get(variant);
@@ -187,7 +189,7 @@ export class ResponseCache {
     const size = response.body.byteLength;
     if (size === 0 || size > this.#options.maxResponseSize) return;
     if (probe.queryString !== '' && policy.varyByQueryString.length === 0) return;
-    const candidateKey = `${probe.siteId}\0${probe.path}\0${probe.queryString}`;
+    const candidateKey = `${siteKey(probe)}\0${probe.path}\0${probe.queryString}`;
     const candidate = this.#candidates.get(candidateKey);
     if (candidate === undefined || candidate.count < this.#options.frequentHitThreshold) return;
     const bytes = size + response.head.length;
@@ -210,8 +212,8 @@ export class ResponseCache {
       }
     }
     this.#candidates.delete(candidateKey);
-    let site = this.#sites.get(probe.siteId);
-    if (!site) this.#sites.set(probe.siteId, (site = new Map()));
+    let site = this.#sites.get(siteKey(probe));
+    if (!site) this.#sites.set(siteKey(probe), (site = new Map()));
     let url = site.get(probe.path);
     if (url === undefined || !sameVary(url, policy)) {
       if (url !== undefined) for (const e of [...url.variants.values()]) this.#drop(e);
@@ -220,7 +222,7 @@ export class ResponseCache {
     }
     const variant = variantKey(url, probe.queryString, probe.headers);
     if (variant === undefined) return;
-    const key = `${probe.siteId}\0${probe.path}\0${variant}`;
+    const key = `${siteKey(probe)}\0${probe.path}\0${variant}`;
     const old = this.#all.get(key);
     if (old) this.#drop(old);
     // The body arrived as a view into the batch's buffer: keep a copy of its own bytes.
@@ -238,14 +240,16 @@ export class ResponseCache {
 
   /** Drops this site's entries whose URL starts with `urlPrefix` (`FlushKernelCache`). */
   flush(siteId: number, urlPrefix = '/'): number {
-    const site = this.#sites.get(siteId);
-    if (!site) return 0;
     let n = 0;
-    for (const [path, url] of [...site]) {
-      if (!path.startsWith(urlPrefix)) continue;
-      for (const e of [...url.variants.values()]) {
-        this.#drop(e);
-        n++;
+    for (const secure of [false, true]) {
+      const site = this.#sites.get(siteKey({ siteId, secure }));
+      if (!site) continue;
+      for (const [path, url] of [...site]) {
+        if (!path.startsWith(urlPrefix)) continue;
+        for (const e of [...url.variants.values()]) {
+          this.#drop(e);
+          n++;
+        }
       }
     }
     this.#invalidations += n;
@@ -271,7 +275,7 @@ export class ResponseCache {
   }
 
   #countHit(probe: CacheProbe): void {
-    const key = `${probe.siteId}\0${probe.path}\0${probe.queryString}`;
+    const key = `${siteKey(probe)}\0${probe.path}\0${probe.queryString}`;
     const now = Date.now();
     const c = this.#candidates.get(key);
     if (c === undefined || now - c.since > this.#options.frequentHitTimePeriodMs) {
@@ -372,6 +376,11 @@ export class ResponseCache {
       }
     }
   }
+}
+
+/** Sites' http and https entries live apart. */
+function siteKey(probe: { readonly siteId: number; readonly secure: boolean }): number {
+  return probe.siteId * 2 + (probe.secure ? 1 : 0);
 }
 
 function sameVary(url: UrlEntries, policy: WireCachePolicy): boolean {

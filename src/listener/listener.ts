@@ -250,7 +250,7 @@ export class Listener {
       pending.admitted(site, remoteAddress);
       const hasEntity = declared > 0 || chunked;
       if (cache !== undefined && ResponseCache.eligible(method, headers, hasEntity)) {
-        const probe: CacheProbe = { siteId: site.id, path: admitted.path, queryString: query, headers };
+        const probe: CacheProbe = { siteId: site.id, secure: group.secure, path: admitted.path, queryString: query, headers };
         const hit = cache.lookup(probe);
         if (hit !== undefined) {
           // Answered here, as HTTP.sys answers from its URI cache: no worker, one cork, and
