@@ -26,8 +26,12 @@ export {
 } from './config/attributes.js';
 export type {
   ServerConfig, SiteConfig, ApplicationConfig, VirtualDirectoryConfig, BindingConfig, BindingTlsConfig, AppPoolConfig,
+  RecyclingConfig, FailureConfig, AdminConfig,
 } from './config/application-host.js';
-export { W3CoreServer, startServer, type ServerOptions } from './server.js';
-export type { ListeningBinding } from './listener/listener.js';
+export { W3CoreServer, startServer, type ServerOptions, type ExecutingRequest } from './server.js';
+export type { ListeningBinding, CompletedRequest } from './listener/listener.js';
+export type {
+  ApplicationPool, PoolState, PoolStats, PoolWorkerInfo, RecycleReason, ExecutingPoolRequest,
+} from './activation/application-pool.js';
 export type { ResponseCache, ResponseCacheStats, ResponseCacheOptions, CachedResponse } from './cache/response-cache.js';
 export type { CachingSection, CachingProfile, KernelCachePolicy, ServerRuntimeSection } from './cache/caching-config.js';

@@ -9,7 +9,8 @@ import { ConfigError } from './errors.js';
 import { Admission } from './listener/admission.js';
 import { CACHING, SERVER_RUNTIME } from './cache/caching-config.js';
 import { ResponseCache } from './cache/response-cache.js';
-import { Listener, type ListeningBinding } from './listener/listener.js';
+import { Listener, type CompletedRequest, type ListeningBinding } from './listener/listener.js';
+import { findApplication } from './config/url-mapping.js';
 import { loadNativeUws } from './listener/native.js';
 import { BUILT_IN_MODULES, SECTION_READERS } from './modules/index.js';
 
@@ -75,9 +76,16 @@ export class W3CoreServer {
     const hierarchy = new ConfigHierarchy(config, revalidateMs);
     validateServerLevel(hierarchy);
     const cache = createResponseCache(hierarchy);
-    // Any configuration change may change any cached response (headers, rules, mappings).
-    hierarchy.onChange = () => cache?.flushAll();
-    const pools = new Map<string, ApplicationPool>();
+    let pools: Map<string, ApplicationPool> | undefined;
+    hierarchy.onChange = (path, site) => {
+      // Any configuration change may change any cached response (headers, rules, mappings).
+      cache?.flushAll();
+      // The application's pool recycles, as IIS recycles on a web.config change
+      // (unless recycling disallowRotationOnConfigChange).
+      const pool = pools?.get(findApplication(site, path).applicationPool.toLowerCase());
+      if (pool && !pool.config.recycling.disallowRotationOnConfigChange) void pool.recycle('ConfigChange', path);
+    };
+    pools = new Map<string, ApplicationPool>();
     for (const [key, pool] of config.appPools) {
       const p = new ApplicationPool(pool, file, text, revalidateMs);
       p.onCacheFlush = (siteId, url) => cache?.flush(siteId, url);
@@ -135,6 +143,71 @@ export class W3CoreServer {
     return this.#hierarchy;
   }
 
+  /** `Started` or `Stopped` (RSCA site state). */
+  siteState(name: string): 'Started' | 'Stopped' {
+    return this.#listener.isSiteStopped(this.#site(name).id) ? 'Stopped' : 'Started';
+  }
+
+  /** Serves a stopped site again (`appcmd start site`). */
+  startSite(name: string): void {
+    this.#listener.setSiteStopped(this.#site(name).id, false);
+  }
+
+  /** Stops serving a site (`appcmd stop site`): its requests get 404.1 until it starts again. */
+  stopSite(name: string): void {
+    const site = this.#site(name);
+    this.#listener.setSiteStopped(site.id, true);
+    this.cache?.flush(site.id);
+  }
+
+  #site(name: string): SiteConfig {
+    const site = this.config.sites.find((s) => s.name.toLowerCase() === name.toLowerCase());
+    if (!site) throw new Error(`no site named '${name}'`);
+    return site;
+  }
+
+  /** Observes every answered request on the listener thread (counters, logs). */
+  get onRequestCompleted(): ((r: CompletedRequest) => void) | undefined {
+    return this.#listener.onRequestCompleted;
+  }
+
+  set onRequestCompleted(observer: ((r: CompletedRequest) => void) | undefined) {
+    this.#listener.onRequestCompleted = observer;
+  }
+
+  /**
+   * The requests currently in the pools' workers (RequestMonitorModule, `appcmd list
+   * requests`), with the stage and module each worker reports.
+   */
+  async executingRequests(): Promise<ExecutingRequest[]> {
+    const now = Date.now();
+    const sites = new Map(this.config.sites.map((s) => [s.id, s]));
+    const out: ExecutingRequest[] = [];
+    for (const pool of this.pools.values()) {
+      for (const e of await pool.executing()) {
+        const w = e.request.wire;
+        let host = '';
+        for (let i = 0; i < w.headers.length; i += 2) if (w.headers[i] === 'host') host = w.headers[i + 1]!;
+        out.push({
+          requestId: w.id.toString(16).padStart(16, '0'),
+          verb: w.method,
+          url: w.rawUrl,
+          siteId: w.siteId,
+          siteName: sites.get(w.siteId)?.name ?? '',
+          clientIpAddress: w.remoteAddress,
+          localPort: w.localPort,
+          hostName: host,
+          timeElapsedMs: now - e.request.sentAt,
+          applicationPool: pool.name,
+          workerId: e.workerId,
+          stage: e.inWorker?.stage ?? '',
+          module: e.inWorker?.module ?? '',
+        });
+      }
+    }
+    return out;
+  }
+
   /** Stops listening, lets the pools run StopListening/ApplicationStop, and ends the workers. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
@@ -163,6 +236,27 @@ function createResponseCache(hierarchy: ConfigHierarchy): ResponseCache | undefi
     frequentHitThreshold: runtime.frequentHitThreshold,
     frequentHitTimePeriodMs: runtime.frequentHitTimePeriodMs,
   });
+}
+
+/** A request in a worker (RSCA `GetRequests` fields that apply here). */
+export interface ExecutingRequest {
+  readonly requestId: string;
+  readonly verb: string;
+  readonly url: string;
+  readonly siteId: number;
+  readonly siteName: string;
+  readonly clientIpAddress: string;
+  readonly localPort: number;
+  readonly hostName: string;
+  /** Since the request left for its worker. */
+  readonly timeElapsedMs: number;
+  readonly applicationPool: string;
+  /** Thread id of the worker running it (null when that worker did not answer in time). */
+  readonly workerId: number | null;
+  /** Notification being delivered (`pipeLineState`), '' when unknown. */
+  readonly stage: string;
+  /** Module running, '' between modules or when unknown. */
+  readonly module: string;
 }
 
 /** Shorthand for {@link W3CoreServer.start}. */

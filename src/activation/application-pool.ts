@@ -3,7 +3,8 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { AppPoolConfig } from '../config/application-host.js';
 import {
-  encodeRequests, type BatchResult, type BatchTask, type CacheEvent, type CacheEventsTask, type PoolWorkerData, type StopTask, type WireRequest,
+  HEALTH, encodeRequests, type BatchResult, type BatchTask, type CacheEvent, type CacheEventsTask,
+  type ControlMessage, type ExecutingInWorker, type PingTask, type PoolWorkerData, type StopTask, type WireRequest,
   type WireResponse, type WorkerMessage,
 } from './wire.js';
 
@@ -34,53 +35,173 @@ const BATCHES_PER_WORKER = 2;
 /** How long a request may stay in a worker (the default site `limits connectionTimeout`). */
 export const REQUEST_TIMEOUT_MS = 120_000;
 
+/** How often the pool looks at its workers (health, memory, schedules, idleness). */
+const MONITOR_MS = 250;
+
 const WORKER_FILE = new URL('../worker/worker-entry.js', import.meta.url);
 
-export type PoolState = 'Started' | 'Stopping' | 'Stopped';
+/** RSCA pool states (iis-reference.md §2.5). */
+export type PoolState = 'Starting' | 'Started' | 'Stopping' | 'Stopped';
+
+/** Why a pool recycled (`recycling logEventOnRecycle` flag names). */
+export type RecycleReason =
+  | 'Time' | 'Requests' | 'Schedule' | 'Memory' | 'PrivateMemory' | 'OnDemand' | 'ConfigChange' | 'Unhealthy';
+
+/** A worker of the pool (`appcmd list wp`). */
+export interface PoolWorkerInfo {
+  /** Thread id: the "process id" of this w3wp. */
+  readonly id: number;
+  readonly state: 'Running' | 'Stopping';
+  readonly startedAt: number;
+  /** Which start of the pool's workers it belongs to (goes up with every recycle). */
+  readonly generation: number;
+}
+
+/** Counters of one pool. */
+export interface PoolStats {
+  readonly state: PoolState;
+  /** Requests queued in the listener or running in the workers. */
+  readonly queueLength: number;
+  readonly requestsServed: number;
+  /** Workers started to replace one that crashed or was killed as unhealthy. */
+  readonly workerRestarts: number;
+  readonly recycles: number;
+  readonly crashes: number;
+}
+
+/** A request in a worker, as the pool knows it. */
+export interface ExecutingPoolRequest {
+  readonly request: PoolRequest;
+  readonly workerGeneration: number;
+  /** What the worker reported: stage and module, when it answered in time. */
+  readonly inWorker: ExecutingInWorker | undefined;
+  readonly workerId: number | null;
+}
 
 /**
- * An application pool (WAS + w3wp): a piscina pool whose workers run the integrated pipeline.
+ * One start of the pool's workers (a w3wp generation): a piscina pool with its own stop
+ * channel and health slots. A recycle starts a new one and lets this one drain.
+ */
+class Generation {
+  readonly id: number;
+  readonly piscina: Piscina;
+  readonly data: PoolWorkerData;
+  readonly startedAt = Date.now();
+  readonly busyBatches = new Set<number>();
+  readonly workerStarted = new Map<number, number>();
+  /** Per thread id: the heartbeat last seen and when it last moved. */
+  readonly beats = new Map<number, { beat: number; since: number }>();
+  inflight = 0;
+  served = 0;
+  draining = false;
+  destroying = false;
+  #drained: (() => void) | undefined;
+
+  constructor(id: number, piscina: Piscina, data: PoolWorkerData) {
+    this.id = id;
+    this.piscina = piscina;
+    this.data = data;
+  }
+
+  /** Resolves when no request of this generation is in flight any more. */
+  drained(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const prior = this.#drained;
+      this.#drained = () => {
+        prior?.();
+        resolve();
+      };
+    });
+  }
+
+  done(): void {
+    this.inflight--;
+    this.served++;
+    if (this.inflight === 0) {
+      const d = this.#drained;
+      this.#drained = undefined;
+      d?.();
+    }
+  }
+
+  /** Health slot fields of a worker thread, or undefined before it claimed one. */
+  slotOf(threadId: number): number | undefined {
+    const h = this.data.health;
+    for (let s = 0; s < HEALTH.SLOTS; s++) {
+      const base = HEALTH.BASE + s * HEALTH.SLOT;
+      if (Atomics.load(h, base + HEALTH.THREAD) === threadId) return base;
+    }
+    return undefined;
+  }
+}
+
+interface InFlight {
+  readonly request: PoolRequest;
+  readonly gen: Generation;
+}
+
+/**
+ * An application pool (WAS + w3wp): a piscina pool whose workers run the integrated pipeline,
+ * started, recycled, health-checked and stopped as IIS does with its worker processes.
  *
  * Requests arriving in one event-loop turn are gathered and sent as one task (at most
  * {@link MAX_BATCH}); the batch leaves on `setImmediate`, i.e. right after uWS has delivered
  * everything it read in this turn, or, when every worker is busy with a batch, as soon as one
- * is done. `queueLength` bounds requests waiting or in flight: past
- * it the listener answers 503 at once, as HTTP.sys does when a pool's queue is full.
+ * is done. `queueLength` bounds requests waiting or in flight: past it the listener answers 503
+ * at once, as HTTP.sys does when a pool's queue is full.
+ *
+ * Recycling (periodicRestart time, requests, schedule, memory, privateMemory; on demand; on
+ * configuration change) is overlapped unless `disallowOverlappingRotation`: a new generation of
+ * workers takes the new requests while the old one finishes its own, up to `shutdownTimeLimit`.
+ * A worker that crashes or stops answering pings is replaced and its requests get 503; with
+ * `rapidFailProtection`, `rapidFailProtectionMaxCrashes` crashes within the interval stop the
+ * pool (503 until {@link start}).
  */
 export class ApplicationPool {
   readonly config: AppPoolConfig;
-  #piscina: Piscina | undefined;
   #state: PoolState = 'Started';
   #batch: PoolRequest[] = [];
   #scheduled = false;
-  /** Requests handed to a worker, in hand-over order, with the time they left. */
-  readonly #inflight = new Map<number, PoolRequest>();
-  #sweeper: NodeJS.Timeout | undefined;
-  readonly #workerData: PoolWorkerData;
-  /** Batches a worker is still working through synchronously (not yet answered or released). */
-  readonly #busyBatches = new Set<number>();
+  /** Requests handed to a worker, in hand-over order. */
+  readonly #inflight = new Map<number, InFlight>();
+  #current: Generation | undefined;
+  readonly #retiring = new Set<Generation>();
+  /** A non-overlapped recycle waits for the old workers before starting new ones. */
+  #holding = false;
+  #monitor: NodeJS.Timeout | undefined;
+  readonly #configFile: string;
+  readonly #configText: string;
+  readonly #revalidateMs: number;
   #nextBatch = 1;
+  #nextGeneration = 1;
   #threads = 1;
   #cacheEvents: CacheEvent[] = [];
+  #lastActivity = Date.now();
+  #lastPing = Date.now();
+  #lastScheduleMinute = -1;
+  #crashTimes: number[] = [];
+  #served = 0;
+  #restarts = 0;
+  #recycles = 0;
+  #crashes = 0;
+  #recycling: Promise<void> | undefined;
   /** A module asked for `FlushKernelCache` (the server points this at its response cache). */
   onCacheFlush: ((siteId: number, url: string) => void) | undefined;
+  /** Pool events worth an operator's attention (recycles, crashes, rapid-fail); default: stderr. */
+  onEvent: (message: string) => void = (message) => console.error(`w3core: application pool '${this.name}': ${message}`);
   readonly #flushWhenIdle = () => {
     this.#scheduled = false;
-    if (this.#busyBatches.size < this.#threads * BATCHES_PER_WORKER) this.#flush();
+    this.#flush();
   };
 
   constructor(config: AppPoolConfig, configFile: string, configText: string, revalidateMs: number) {
     this.config = config;
-    this.#workerData = {
-      configFile,
-      configText,
-      poolName: config.name,
-      classic: config.managedPipelineMode === 'Classic',
-      revalidateMs,
-      channel: `w3core:${randomUUID()}:${config.name}`,
-      stopped: new Int32Array(new SharedArrayBuffer(4)),
-    };
-    if (config.startMode === 'AlwaysRunning') this.#start();
+    this.#configFile = configFile;
+    this.#configText = configText;
+    this.#revalidateMs = revalidateMs;
+    this.#threads = Math.max(1, config.maxProcesses);
+    if (config.startMode === 'AlwaysRunning' && config.autoStart) this.#activate();
   }
 
   get name(): string {
@@ -96,19 +217,187 @@ export class ApplicationPool {
     return this.#inflight.size + this.#batch.length;
   }
 
+  /** Live worker threads of the current generation. */
   get workerCount(): number {
-    return this.#piscina?.threads.length ?? 0;
+    return this.#current?.piscina.threads.length ?? 0;
   }
 
-  /** On-demand activation: the first request starts the workers and waits for them. */
-  #start(): Piscina {
-    if (this.#piscina) return this.#piscina;
-    const threads = Math.max(1, this.config.maxProcesses);
-    this.#threads = threads;
+  get workers(): readonly PoolWorkerInfo[] {
+    const out: PoolWorkerInfo[] = [];
+    for (const gen of [...this.#retiring, ...(this.#current ? [this.#current] : [])]) {
+      for (const w of gen.piscina.threads) {
+        out.push({
+          id: w.threadId, state: gen.draining ? 'Stopping' : 'Running',
+          startedAt: gen.workerStarted.get(w.threadId) ?? gen.startedAt, generation: gen.id,
+        });
+      }
+    }
+    return out;
+  }
+
+  stats(): PoolStats {
+    return {
+      state: this.#state, queueLength: this.queueLength, requestsServed: this.#served,
+      workerRestarts: this.#restarts, recycles: this.#recycles, crashes: this.#crashes,
+    };
+  }
+
+  /** Queues a request for the pool's workers. */
+  dispatch(request: PoolRequest): void {
+    if (this.#state !== 'Started') {
+      request.fail(503, this.#state === 'Stopped' ? 'application pool stopped' : 'application pool stopping');
+      return;
+    }
+    if (this.queueLength >= this.config.queueLength) {
+      request.fail(503, 'queue full');
+      return;
+    }
+    this.#lastActivity = Date.now();
+    this.#batch.push(request);
+    if (this.#batch.length >= MAX_BATCH) this.#flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flushWhenIdle);
+    }
+  }
+
+  /** RSCA Start: a stopped pool (stopped by an operator or by rapid-fail protection) serves again. */
+  start(): void {
+    if (this.#state !== 'Stopped') return;
+    this.#state = 'Started';
+    this.#crashTimes = [];
+    if (this.config.startMode === 'AlwaysRunning') this.#activate();
+  }
+
+  /**
+   * Recycles the pool's workers (`appcmd recycle apppool`): new workers take new requests
+   * (unless `disallowOverlappingRotation`: then after the old ones are gone), the old ones
+   * finish what they hold, up to `shutdownTimeLimit`, run StopListening/ApplicationStop and
+   * end. A pool without running workers has nothing to recycle.
+   */
+  recycle(reason: RecycleReason = 'OnDemand', changedPath?: string): Promise<void> {
+    if (this.#recycling) return this.#recycling;
+    const old = this.#current;
+    if (this.#state !== 'Started' || !old) return Promise.resolve();
+    this.#recycles++;
+    this.onEvent(`recycling its workers (${reason})`);
+    const run = async () => {
+      if (this.config.recycling.disallowOverlappingRotation) {
+        this.#current = undefined;
+        this.#holding = true;
+        try {
+          await this.#retire(old, this.config.shutdownTimeLimitMs, changedPath);
+        } finally {
+          this.#holding = false;
+        }
+        if (this.#state === 'Started') this.#activate();
+      } else {
+        this.#current = undefined;
+        this.#activate();
+        await this.#retire(old, this.config.shutdownTimeLimitMs, changedPath);
+      }
+    };
+    this.#recycling = run().finally(() => {
+      this.#recycling = undefined;
+      this.#flush();
+    });
+    return this.#recycling;
+  }
+
+  /**
+   * Stops the pool: queued requests get 503, requests in the workers finish (up to
+   * `timeoutMs`, by default `shutdownTimeLimit`), StopListening and ApplicationStop run in every
+   * worker, then the workers end.
+   */
+  async stop(timeoutMs = this.config.shutdownTimeLimitMs): Promise<void> {
+    if (this.#state === 'Stopped' || this.#state === 'Stopping') return;
+    this.#state = 'Stopping';
+    for (const r of this.#batch) r.fail(503, 'application pool stopping');
+    this.#batch = [];
+    const current = this.#current;
+    this.#current = undefined;
+    const all = [...this.#retiring, ...(current ? [current] : [])];
+    await Promise.all(all.map((g) => this.#retire(g, timeoutMs)));
+    for (const { request } of this.#inflight.values()) request.fail(503, 'application pool stopped');
+    this.#inflight.clear();
+    clearInterval(this.#monitor);
+    this.#monitor = undefined;
+    this.#state = 'Stopped';
+  }
+
+  /**
+   * Requests in this pool's workers, with the stage and module each worker reports for them
+   * (RequestMonitorModule). A worker that does not answer within `timeoutMs` (busy in
+   * synchronous code) leaves its requests' stage and module unknown.
+   */
+  async executing(timeoutMs = 250): Promise<ExecutingPoolRequest[]> {
+    const reports = new Map<number, { item: ExecutingInWorker; workerId: number }>();
+    const gens = [...this.#retiring, ...(this.#current ? [this.#current] : [])].filter((g) => g.inflight > 0);
+    await Promise.all(gens.map((gen) => new Promise<void>((resolve) => {
+      const replyId = randomUUID();
+      const expected = gen.piscina.threads.length;
+      let answered = 0;
+      const channel = new BroadcastChannel(gen.data.channel);
+      const finish = () => {
+        clearTimeout(timer);
+        gen.piscina.off('message', onMessage);
+        channel.close();
+        resolve();
+      };
+      const onMessage = (msg: WorkerMessage) => {
+        if (msg?.w3core !== 'executing' || msg.replyId !== replyId) return;
+        for (const item of msg.items) reports.set(item.id, { item, workerId: msg.workerId });
+        if (++answered >= expected) finish();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      gen.piscina.on('message', onMessage);
+      channel.postMessage({ type: 'executing', replyId } satisfies ControlMessage);
+    })));
+    const out: ExecutingPoolRequest[] = [];
+    for (const [id, { request, gen }] of this.#inflight) {
+      const report = reports.get(id);
+      out.push({ request, workerGeneration: gen.id, inWorker: report?.item, workerId: report?.workerId ?? null });
+    }
+    return out;
+  }
+
+  /**
+   * Tells the pool's global modules about the response cache (`CacheOperation`,
+   * `CacheCleanup`). Events of one event-loop turn go together, as one task; a pool that has
+   * not started is not started for them.
+   */
+  notifyCache(event: CacheEvent): void {
+    const gen = this.#current;
+    if (!gen || this.#state !== 'Started') return;
+    this.#cacheEvents.push(event);
+    if (this.#cacheEvents.length > 1) return;
+    setImmediate(() => {
+      const events = this.#cacheEvents;
+      this.#cacheEvents = [];
+      if (this.#current !== gen || this.#state !== 'Started') return;
+      const task: CacheEventsTask = { control: 'cache', events };
+      gen.piscina.run(task).catch((err: unknown) => this.onEvent(`cache notification failed: ${(err as Error).message}`));
+    });
+  }
+
+  /** Starts a generation of workers (on demand, AlwaysRunning, or for a recycle). */
+  #activate(): Generation {
+    if (this.#current) return this.#current;
+    const id = this.#nextGeneration++;
+    const data: PoolWorkerData = {
+      configFile: this.#configFile,
+      configText: this.#configText,
+      poolName: this.config.name,
+      classic: this.config.managedPipelineMode === 'Classic',
+      revalidateMs: this.#revalidateMs,
+      channel: `w3core:${randomUUID()}:${this.config.name}:${id}`,
+      stopped: new Int32Array(new SharedArrayBuffer(4)),
+      health: new Int32Array(new SharedArrayBuffer(4 * (HEALTH.BASE + HEALTH.SLOTS * HEALTH.SLOT))),
+    };
     const piscina = new Piscina({
       filename: WORKER_FILE.href,
-      minThreads: threads,
-      maxThreads: threads,
+      minThreads: this.#threads,
+      maxThreads: this.#threads,
       idleTimeout: Infinity,
       // An idle worker parks in a blocking Atomics.wait: the cheapest wake-up. A batch whose
       // requests wait on I/O keeps its task open (see worker-entry.ts), so the worker's event
@@ -120,53 +409,55 @@ export class ApplicationPool {
       stricterFIFO: true,
       // Per-task run-time histograms cost a clock read and a record per task; unused here.
       recordTiming: false,
-      workerData: this.#workerData,
+      workerData: data,
+      ...(this.config.memoryLimitMb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: this.config.memoryLimitMb } } : {}),
     });
+    const gen = new Generation(id, piscina, data);
     piscina.on('message', (msg: WorkerMessage) => {
       if (msg?.w3core === 'response') this.#complete(msg.response);
-      else if (msg?.w3core === 'released') this.#release(msg.batch);
+      else if (msg?.w3core === 'released') this.#release(gen, msg.batch);
       else if (msg?.w3core === 'cache-flush') this.onCacheFlush?.(msg.siteId, msg.url);
     });
-    piscina.on('error', (err: unknown) => console.error(`w3core: application pool '${this.name}' worker error:`, err));
-    this.#piscina = piscina;
-    return piscina;
-  }
-
-  /** Queues a request for the pool's workers. */
-  dispatch(request: PoolRequest): void {
-    if (this.#state !== 'Started') {
-      request.fail(503, 'application pool unavailable');
-      return;
-    }
-    if (this.queueLength >= this.config.queueLength) {
-      request.fail(503, 'queue full');
-      return;
-    }
-    this.#batch.push(request);
-    if (this.#batch.length >= MAX_BATCH) this.#flush();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#flushWhenIdle);
-    }
-  }
-
-  /**
-   * Tells the pool's global modules about the response cache (`CacheOperation`,
-   * `CacheCleanup`). Events of one event-loop turn go together, as one task; a pool that has
-   * not started is not started for them.
-   */
-  notifyCache(event: CacheEvent): void {
-    const piscina = this.#piscina;
-    if (!piscina || this.#state !== 'Started') return;
-    this.#cacheEvents.push(event);
-    if (this.#cacheEvents.length > 1) return;
-    setImmediate(() => {
-      const events = this.#cacheEvents;
-      this.#cacheEvents = [];
-      if (this.#piscina !== piscina || this.#state !== 'Started') return;
-      const task: CacheEventsTask = { control: 'cache', events };
-      piscina.run(task).catch((err: unknown) => console.error(`w3core: application pool '${this.name}': cache notification failed:`, err));
+    piscina.on('workerCreate', (w: { id: number }) => {
+      gen.workerStarted.set(w.id, Date.now());
     });
+    piscina.on('workerDestroy', (w: { id: number }) => {
+      gen.workerStarted.delete(w.id);
+      gen.beats.delete(w.id);
+      if (!gen.destroying) this.#crashed(gen, `worker ${w.id} ended unexpectedly`);
+    });
+    piscina.on('error', (err: unknown) => this.onEvent(`worker error: ${(err as Error)?.message ?? String(err)}`));
+    this.#current = gen;
+    this.#monitor ??= setInterval(() => this.#watch(), MONITOR_MS).unref();
+    return gen;
+  }
+
+  /** A worker died (or was killed as unhealthy): count it, and stop the pool on rapid failure. */
+  #crashed(gen: Generation, what: string): void {
+    this.#crashes++;
+    const now = Date.now();
+    const f = this.config.failure;
+    this.#crashTimes = this.#crashTimes.filter((t) => now - t < f.rapidFailProtectionIntervalMs);
+    this.#crashTimes.push(now);
+    this.onEvent(`${what}; its requests get 503`);
+    if (f.rapidFailProtection && this.#crashTimes.length >= f.rapidFailProtectionMaxCrashes && this.#state === 'Started') {
+      this.onEvent(`${this.#crashTimes.length} worker failures within ${Math.round(f.rapidFailProtectionIntervalMs / 1000)} s: ` +
+        'rapid-fail protection stops the pool (requests get 503 until it is started again)');
+      void this.stop(0);
+      return;
+    }
+    // piscina replaces a worker that was ready; one that failed while starting is not, and a
+    // generation left without workers is replaced as a whole.
+    if (gen === this.#current) {
+      this.#restarts++;
+      setImmediate(() => {
+        if (gen === this.#current && gen.piscina.threads.length === 0 && this.#state === 'Started') {
+          this.#current = undefined;
+          void this.#retire(gen, 0);
+          this.#flush();
+        }
+      });
+    }
   }
 
   /**
@@ -174,23 +465,24 @@ export class ApplicationPool {
    * worker was busy leave now, as one batch: under load batches grow instead of piling up as
    * many small tasks (each task costs tens of µs; a request in a batch a few).
    */
-  #release(batchId: number): void {
-    if (!this.#busyBatches.delete(batchId)) return;
-    if (this.#batch.length > 0 && this.#busyBatches.size < this.#threads * BATCHES_PER_WORKER) this.#flush();
+  #release(gen: Generation, batchId: number): void {
+    if (!gen.busyBatches.delete(batchId)) return;
+    if (this.#batch.length > 0) this.#flush();
   }
 
   #flush(): void {
+    if (this.#batch.length === 0 || this.#state !== 'Started' || this.#holding) return;
+    const gen = this.#current ?? this.#activate();
+    if (gen.busyBatches.size >= this.#threads * BATCHES_PER_WORKER) return;
     // Clients that left while their request waited in the queue leave it too.
     const batch = this.#batch.filter((r) => !r.aborted);
     this.#batch = [];
     if (batch.length === 0) return;
-    const piscina = this.#start();
     const requests: WireRequest[] = [];
     const transferList: ArrayBuffer[] = [];
     const now = Date.now();
-    this.#sweeper ??= setInterval(() => this.#expire(), 1000).unref();
     for (const r of batch) {
-      this.#inflight.set(r.wire.id, r);
+      this.#inflight.set(r.wire.id, { request: r, gen });
       r.sentAt = now;
       requests.push(r.wire);
       const entity = r.wire.entity;
@@ -198,23 +490,159 @@ export class ApplicationPool {
         transferList.push(entity.buffer as ArrayBuffer);
       }
     }
+    gen.inflight += batch.length;
     const batchId = this.#nextBatch++;
-    this.#busyBatches.add(batchId);
+    gen.busyBatches.add(batchId);
     const task: BatchTask = { batch: batchId, ...encodeRequests(requests) };
-    piscina.run(task, { transferList }).then(
+    gen.piscina.run(task, { transferList }).then(
       (result: BatchResult) => {
         for (const response of result.responses) this.#complete(response);
-        this.#release(batchId);
+        this.#release(gen, batchId);
       },
       (err: unknown) => {
-        this.#release(batchId);
-        // The task failed as a whole (a worker died): its requests that had no response yet
-        // get 503 rather than a hung connection.
+        gen.busyBatches.delete(batchId);
+        // The task failed as a whole (its worker died or was stopped): its requests that had
+        // no response yet get 503 rather than a hung connection.
         for (const r of batch) {
-          if (this.#inflight.delete(r.wire.id)) r.fail(503, `worker failure: ${(err as Error).message}`);
+          const f = this.#inflight.get(r.wire.id);
+          if (f?.request === r) {
+            this.#inflight.delete(r.wire.id);
+            gen.done();
+            r.fail(503, `worker failure: ${(err as Error).message}`);
+          }
         }
+        if (this.#batch.length > 0) this.#flush();
       },
     );
+  }
+
+  #complete(response: WireResponse): void {
+    const f = this.#inflight.get(response.id);
+    if (!f) return;
+    this.#inflight.delete(response.id);
+    this.#served++;
+    this.#lastActivity = Date.now();
+    f.gen.done();
+    f.request.complete(response);
+    const limit = this.config.recycling.requests;
+    if (limit > 0 && f.gen === this.#current && f.gen.served >= limit) void this.recycle('Requests');
+  }
+
+  /**
+   * Takes a generation out of service: no new requests; what it holds may finish within
+   * `timeoutMs`; then its workers run StopListening/ApplicationStop and end. Requests still in
+   * it after that get 503.
+   */
+  async #retire(gen: Generation, timeoutMs: number, changedPath?: string): Promise<void> {
+    if (gen.destroying) return;
+    gen.draining = true;
+    this.#retiring.add(gen);
+    if (this.#current === gen) this.#current = undefined;
+    const deadline = Date.now() + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([gen.drained(), new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); })]);
+    clearTimeout(timer);
+    gen.destroying = true;
+    const workers = gen.piscina.threads.length;
+    if (workers > 0) {
+      const stopWithin = Math.max(1000, Math.min(5000, deadline - Date.now()));
+      const channel = new BroadcastChannel(gen.data.channel);
+      channel.postMessage({ type: 'stop', configurationChange: changedPath } satisfies ControlMessage);
+      channel.close();
+      const task: StopTask = { control: 'stop', workers, timeoutMs: stopWithin, configurationChange: changedPath };
+      let stopTimer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(Array.from({ length: workers }, () => gen.piscina.run(task))),
+        new Promise<void>((r) => { stopTimer = setTimeout(r, stopWithin + 1000); }),
+      ]);
+      clearTimeout(stopTimer);
+    }
+    await gen.piscina.destroy();
+    for (const [id, f] of this.#inflight) {
+      if (f.gen !== gen) continue;
+      this.#inflight.delete(id);
+      f.request.fail(503, 'its worker was shut down');
+    }
+    this.#retiring.delete(gen);
+  }
+
+  /**
+   * Every {@link MONITOR_MS}: pings (a worker holding work whose heartbeat has not moved for
+   * `pingResponseTime` is terminated and replaced), memory limits, periodic and scheduled
+   * recycling, the idle timeout, and requests stuck past {@link REQUEST_TIMEOUT_MS}.
+   */
+  #watch(): void {
+    const now = Date.now();
+    this.#expire(now);
+    const gen = this.#current;
+    if (this.config.pingingEnabled) {
+      for (const g of [...this.#retiring, ...(gen ? [gen] : [])]) this.#ping(g, now);
+      if (gen && now - this.#lastPing >= this.config.pingIntervalMs) {
+        this.#lastPing = now;
+        // HealthCheck in the workers; an idle worker wakes for the task.
+        const task: PingTask = { control: 'ping' };
+        for (let i = 0; i < gen.piscina.threads.length; i++) gen.piscina.run(task).catch(() => { /* its worker died */ });
+      }
+    }
+    if (!gen || this.#state !== 'Started' || this.#recycling) return;
+    const r = this.config.recycling;
+    if (r.memoryKb > 0 || r.privateMemoryKb > 0) {
+      const h = gen.data.health;
+      for (const w of gen.piscina.threads) {
+        const base = gen.slotOf(w.threadId);
+        if (base === undefined) continue;
+        if (r.privateMemoryKb > 0 && Atomics.load(h, base + HEALTH.HEAP_USED_KB) > r.privateMemoryKb) {
+          void this.recycle('PrivateMemory');
+          return;
+        }
+        if (r.memoryKb > 0 && Atomics.load(h, base + HEALTH.HEAP_TOTAL_KB) > r.memoryKb) {
+          void this.recycle('Memory');
+          return;
+        }
+      }
+    }
+    if (r.timeMs > 0 && now - gen.startedAt >= r.timeMs) {
+      void this.recycle('Time');
+      return;
+    }
+    if (r.scheduleMinutes.length > 0) {
+      const d = new Date(now);
+      const minute = d.getHours() * 60 + d.getMinutes();
+      if (minute !== this.#lastScheduleMinute && r.scheduleMinutes.includes(minute)) {
+        this.#lastScheduleMinute = minute;
+        void this.recycle('Schedule');
+        return;
+      }
+    }
+    const idle = this.config.idleTimeoutMs;
+    if (idle > 0 && this.#inflight.size === 0 && this.#batch.length === 0 && now - this.#lastActivity >= idle) {
+      this.onEvent(`idle for ${Math.round(idle / 1000)} s: its workers stop (the next request starts them)`);
+      this.#lastActivity = now;
+      void this.#retire(gen, 0).then(() => {
+        if (this.#state === 'Started' && this.config.startMode === 'AlwaysRunning' && !this.#current) this.#activate();
+      });
+    }
+  }
+
+  /** Terminates a worker that holds work but whose heartbeat stood still for pingResponseTime. */
+  #ping(gen: Generation, now: number): void {
+    const h = gen.data.health;
+    for (const w of gen.piscina.threads) {
+      const base = gen.slotOf(w.threadId);
+      if (base === undefined) continue;
+      const beat = Atomics.load(h, base + HEALTH.BEAT);
+      const busy = Atomics.load(h, base + HEALTH.OPEN_TASKS) > 0;
+      const seen = gen.beats.get(w.threadId);
+      if (!seen || seen.beat !== beat || !busy) {
+        gen.beats.set(w.threadId, { beat, since: now });
+        continue;
+      }
+      if (now - seen.since >= this.config.pingResponseTimeMs) {
+        gen.beats.delete(w.threadId);
+        this.onEvent(`worker ${w.threadId} did not answer pings for ${now - seen.since} ms: terminating it`);
+        void w.terminate();
+      }
+    }
   }
 
   /**
@@ -222,46 +650,13 @@ export class ApplicationPool {
    * timeout for a pending response): past {@link REQUEST_TIMEOUT_MS} it gets 503, as HTTP.sys
    * gives up on a request after `connectionTimeout`. A response that comes later is dropped.
    */
-  #expire(): void {
-    const deadline = Date.now() - REQUEST_TIMEOUT_MS;
-    for (const [id, request] of this.#inflight) {
-      if (request.sentAt > deadline) break; // hand-over order: the rest are younger
+  #expire(now: number): void {
+    const deadline = now - REQUEST_TIMEOUT_MS;
+    for (const [id, f] of this.#inflight) {
+      if (f.request.sentAt > deadline) break; // hand-over order: the rest are younger
       this.#inflight.delete(id);
-      request.fail(503, 'the request timed out in its application pool');
+      f.gen.done();
+      f.request.fail(503, 'the request timed out in its application pool');
     }
-  }
-
-  #complete(response: WireResponse): void {
-    const request = this.#inflight.get(response.id);
-    if (!request) return;
-    this.#inflight.delete(response.id);
-    request.complete(response);
-  }
-
-  /**
-   * Stops the pool: StopListening and ApplicationStop run in every worker (bounded by
-   * `timeoutMs`), then the workers end. Requests still queued get 503.
-   */
-  async stop(timeoutMs = 5000): Promise<void> {
-    if (this.#state !== 'Started') return;
-    this.#state = 'Stopping';
-    for (const r of this.#batch) r.fail(503, 'application pool stopping');
-    this.#batch = [];
-    const piscina = this.#piscina;
-    if (piscina) {
-      const workers = piscina.threads.length;
-      const channel = new BroadcastChannel(this.#workerData.channel);
-      channel.postMessage('stop');
-      channel.close();
-      const task: StopTask = { control: 'stop', workers, timeoutMs };
-      await Promise.allSettled(Array.from({ length: workers }, () => piscina.run(task)));
-      await piscina.destroy();
-      this.#piscina = undefined;
-    }
-    for (const r of this.#inflight.values()) r.fail(503, 'application pool stopped');
-    this.#inflight.clear();
-    clearInterval(this.#sweeper);
-    this.#sweeper = undefined;
-    this.#state = 'Stopped';
   }
 }

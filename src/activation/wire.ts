@@ -185,7 +185,51 @@ export interface CacheFlushMessage {
   readonly url: string;
 }
 
-export type WorkerMessage = LateResponseMessage | BatchReleasedMessage | CacheFlushMessage;
+/** What a worker knows of a request it is running (RequestMonitorModule's view). */
+export interface ExecutingInWorker {
+  readonly id: number;
+  /** The notification being delivered (`pipeLineState`), e.g. `BeginRequest`. */
+  readonly stage: string;
+  /** The module running, or '' between modules. */
+  readonly module: string;
+  readonly timeInWorkerMs: number;
+}
+
+/** A worker's answer to an `executing` control message. */
+export interface ExecutingMessage {
+  readonly w3core: 'executing';
+  readonly replyId: string;
+  readonly workerId: number;
+  readonly items: readonly ExecutingInWorker[];
+}
+
+export type WorkerMessage = LateResponseMessage | BatchReleasedMessage | CacheFlushMessage | ExecutingMessage;
+
+/** Messages on a generation's BroadcastChannel (heard by workers whose event loop runs). */
+export type ControlMessage =
+  | { readonly type: 'stop'; readonly configurationChange?: string }
+  | { readonly type: 'executing'; readonly replyId: string };
+
+/** `HealthCheck` for a worker, and a heartbeat (a task, so an idle worker wakes for it). */
+export interface PingTask {
+  readonly control: 'ping';
+}
+
+/**
+ * Health slots shared by a generation's workers and the pool (one Int32Array): index 0 hands
+ * out slots; each worker writes its thread id, a heartbeat that moves while its event loop
+ * runs, how many tasks it holds open, and its V8 heap in KB.
+ */
+export const HEALTH = {
+  BASE: 1,
+  SLOTS: 256,
+  SLOT: 5,
+  THREAD: 0,
+  BEAT: 1,
+  OPEN_TASKS: 2,
+  HEAP_USED_KB: 3,
+  HEAP_TOTAL_KB: 4,
+} as const;
 
 /**
  * Stopping a pool reaches every worker two ways, because piscina cannot address one worker:
@@ -199,6 +243,8 @@ export interface StopTask {
   readonly control: 'stop';
   readonly workers: number;
   readonly timeoutMs: number;
+  /** Stopped for a recycle caused by this changed configuration path: ConfigurationChange fires first. */
+  readonly configurationChange?: string;
 }
 
 /** `CACHE_OPERATION` values (iis-reference.md §1.9). */
@@ -229,4 +275,6 @@ export interface PoolWorkerData {
   readonly channel: string;
   /** One Int32 on a SharedArrayBuffer: workers that have run their stop handlers. */
   readonly stopped: Int32Array;
+  /** Health slots ({@link HEALTH}). */
+  readonly health: Int32Array;
 }

@@ -95,7 +95,57 @@ export interface AppPoolConfig {
   readonly startMode: 'OnDemand' | 'AlwaysRunning';
   readonly enableConfigurationOverride: boolean;
   readonly maxProcesses: number;
+  /** `processModel idleTimeout`; 0 = never. */
   readonly idleTimeoutMs: number;
+  /** `processModel shutdownTimeLimit`: how long a stopping or recycled worker may drain. */
+  readonly shutdownTimeLimitMs: number;
+  /** `processModel startupTimeLimit`: a worker not ready by then counts as a crash. */
+  readonly startupTimeLimitMs: number;
+  readonly pingingEnabled: boolean;
+  readonly pingIntervalMs: number;
+  readonly pingResponseTimeMs: number;
+  /**
+   * `processModel memoryLimit` (w3core extension, MB; 0 = Node's default): each worker's V8 heap
+   * limit. A worker that runs out is replaced like any crashed worker.
+   */
+  readonly memoryLimitMb: number;
+  readonly recycling: RecyclingConfig;
+  readonly failure: FailureConfig;
+}
+
+/** `applicationPools/add/recycling` (iis-reference.md §2.5). */
+export interface RecyclingConfig {
+  readonly disallowOverlappingRotation: boolean;
+  readonly disallowRotationOnConfigChange: boolean;
+  /** `periodicRestart time`; 0 = off. */
+  readonly timeMs: number;
+  /** `periodicRestart requests`; 0 = off. */
+  readonly requests: number;
+  /** `periodicRestart memory` (KB of virtual memory; here: the worker's heap total); 0 = off. */
+  readonly memoryKb: number;
+  /** `periodicRestart privateMemory` (KB; here: the worker's heap in use); 0 = off. */
+  readonly privateMemoryKb: number;
+  /** `periodicRestart/schedule` times of day, in minutes after midnight (local time). */
+  readonly scheduleMinutes: readonly number[];
+}
+
+/** `applicationPools/add/failure`. */
+export interface FailureConfig {
+  readonly rapidFailProtection: boolean;
+  readonly rapidFailProtectionIntervalMs: number;
+  readonly rapidFailProtectionMaxCrashes: number;
+}
+
+/** The w3core admin endpoint (`system.applicationHost/w3coreAdmin`; not an IIS section). */
+export interface AdminConfig {
+  readonly enabled: boolean;
+  /** Loopback port (0 = any free one). */
+  readonly port: number;
+  /** Bearer token; `W3CORE_ADMIN_TOKEN` in the environment is used when this is empty. */
+  readonly token: string;
+  /** Where the element was, for messages. */
+  readonly file: string;
+  readonly line: number;
 }
 
 /** A `<location path>` block: `path` is `Site/app/dir` without leading or trailing slashes. */
@@ -111,6 +161,7 @@ export interface ServerConfig {
   /** Root `system.webServer` of applicationHost.config (outside any location). */
   readonly webServer: XmlElement | undefined;
   readonly locations: readonly LocationConfig[];
+  readonly admin: AdminConfig;
 }
 
 const POOL_NAME_INVALID = /[|<>&"/[\]+=;:,?*@\\]/;
@@ -142,7 +193,18 @@ export function parseApplicationHost(text: string, file: string): ServerConfig {
     const webServer = child(el, 'system.webServer');
     if (webServer) locations.push({ path: normalizeLocationPath(readString(el, 'path', '')), webServer });
   }
-  return Object.freeze({ file, sites, appPools, webServer: child(root, 'system.webServer'), locations });
+  const admin = readAdmin(child(appHost, 'w3coreAdmin'), file);
+  return Object.freeze({ file, sites, appPools, webServer: child(root, 'system.webServer'), locations, admin });
+}
+
+function readAdmin(el: XmlElement | undefined, file: string): AdminConfig {
+  return Object.freeze({
+    enabled: readBool(el, 'enabled', false),
+    port: readUint(el, 'port', 8172, 0, 65535),
+    token: expandEnvironment(readString(el, 'token', '')),
+    file: el?.file ?? file,
+    line: el?.line ?? 0,
+  });
 }
 
 export function normalizeLocationPath(path: string): string {
@@ -173,9 +235,48 @@ function readAppPools(el: XmlElement | undefined): Map<string, AppPoolConfig> {
       enableConfigurationOverride: readBool(pick('enableConfigurationOverride'), 'enableConfigurationOverride', true),
       maxProcesses: readUint(processModel, 'maxProcesses', 1, 0, 64),
       idleTimeoutMs: readTimeSpan(processModel, 'idleTimeout', 20 * 60_000),
+      shutdownTimeLimitMs: readTimeSpan(processModel, 'shutdownTimeLimit', 90_000),
+      startupTimeLimitMs: readTimeSpan(processModel, 'startupTimeLimit', 90_000),
+      pingingEnabled: readBool(processModel, 'pingingEnabled', true),
+      pingIntervalMs: readTimeSpan(processModel, 'pingInterval', 30_000),
+      pingResponseTimeMs: readTimeSpan(processModel, 'pingResponseTime', 90_000),
+      memoryLimitMb: readUint(processModel, 'memoryLimit', 0, 0, 1_048_576),
+      recycling: readRecycling(child(add, 'recycling') ?? child(defaults, 'recycling')),
+      failure: readFailure(child(add, 'failure') ?? child(defaults, 'failure')),
     }));
   }
   return pools;
+}
+
+function readRecycling(el: XmlElement | undefined): RecyclingConfig {
+  const periodic = child(el, 'periodicRestart');
+  const scheduleMinutes: number[] = [];
+  for (const entry of child(periodic, 'schedule')?.children ?? []) {
+    if (entry.name === 'clear') scheduleMinutes.length = 0;
+    if (entry.name !== 'add') continue;
+    const ms = readTimeSpan(entry, 'value', -1);
+    if (ms < 0 || ms >= 86_400_000) {
+      throw new ConfigError(entry.file, entry.line, 'value', 'a schedule time must be a time of day (hh:mm:ss below 24:00:00)');
+    }
+    scheduleMinutes.push(Math.floor(ms / 60_000));
+  }
+  return Object.freeze({
+    disallowOverlappingRotation: readBool(el, 'disallowOverlappingRotation', false),
+    disallowRotationOnConfigChange: readBool(el, 'disallowRotationOnConfigChange', false),
+    timeMs: readTimeSpan(periodic, 'time', 29 * 3_600_000),
+    requests: readUint(periodic, 'requests', 0),
+    memoryKb: readUint(periodic, 'memory', 0),
+    privateMemoryKb: readUint(periodic, 'privateMemory', 0),
+    scheduleMinutes: Object.freeze(scheduleMinutes),
+  });
+}
+
+function readFailure(el: XmlElement | undefined): FailureConfig {
+  return Object.freeze({
+    rapidFailProtection: readBool(el, 'rapidFailProtection', true),
+    rapidFailProtectionIntervalMs: readTimeSpan(el, 'rapidFailProtectionInterval', 5 * 60_000),
+    rapidFailProtectionMaxCrashes: readUint(el, 'rapidFailProtectionMaxCrashes', 5, 1, 2147483647),
+  });
 }
 
 function readSites(

@@ -78,8 +78,8 @@ export class ConfigHierarchy {
   readonly #appHostRoot: ConfigNode;
   readonly #webConfigs = new Map<string, WebConfigEntry>();
   readonly #effective = new Map<string, EffectiveEntry>();
-  /** Called when a web.config change is noticed (GL_CONFIGURATION_CHANGE). */
-  onChange: ((path: string) => void) | undefined;
+  /** Called when a web.config change is noticed (GL_CONFIGURATION_CHANGE), with the URL and site it was noticed for. */
+  onChange: ((path: string, site: SiteConfig) => void) | undefined;
   /** Goes up whenever a change is noticed; every memoised result is dropped then. */
   generation = 0;
 
@@ -119,7 +119,7 @@ export class ConfigHierarchy {
       // Configuration changes are rare: start over rather than track which URLs they affect.
       this.#effective.clear();
       this.generation++;
-      this.onChange?.(urlPath);
+      this.onChange?.(urlPath, site);
     }
     const files: { path: string; mtimeMs: number }[] = [];
     let result: EffectiveConfig | ConfigError;

@@ -19,6 +19,25 @@ export interface ListeningBinding {
   readonly host: string;
 }
 
+/** One answered request, as the listener saw it (for counters and logs). */
+export interface CompletedRequest {
+  /** 0 when no site matched the Host header. */
+  readonly siteId: number;
+  readonly siteName: string;
+  /** '' when the request was answered before reaching a pool. */
+  readonly applicationPool: string;
+  readonly method: string;
+  readonly status: number;
+  readonly subStatus: number;
+  /** Status line, headers and entity as w3core wrote them (uWS adds Date and framing). */
+  readonly bytesSent: number;
+  /** Request line and headers as received (approximate: w3core sees parsed headers) plus the entity. */
+  readonly bytesReceived: number;
+  readonly durationMs: number;
+  /** Answered from the kernel-style response cache. */
+  readonly fromCache: boolean;
+}
+
 export interface ListenerOptions {
   readonly sites: readonly SiteConfig[];
   readonly pools: ReadonlyMap<string, ApplicationPool>;
@@ -56,6 +75,12 @@ function collectHeader(name: string, value: string): void {
 class PendingRequest implements PoolRequest, ResponseState {
   aborted = false;
   sentAt = 0;
+  /** `performance.now()` when the request arrived (only taken when completions are observed). */
+  startedAt = 0;
+  /** For the completion record: the site and pool the request was routed to. */
+  routedSite: SiteConfig | undefined = undefined;
+  poolName = '';
+  entityLength = 0;
   onAbort: (() => void) | undefined = undefined;
   wire!: WireRequest;
   readonly res: UwsResponse;
@@ -95,6 +120,9 @@ class PendingRequest implements PoolRequest, ResponseState {
 
   complete(response: WireResponse): void {
     this.settle();
+    if (this.listener.onRequestCompleted !== undefined && !this.aborted) {
+      this.listener.record(this, response.status, response.subStatus, response.head.length + response.contentLength, false);
+    }
     if (this.probe !== undefined && response.cache !== null) this.listener.offer(this.probe, response);
     writeResponse(this.res, this, response);
   }
@@ -121,6 +149,9 @@ export class Listener {
   readonly #options: ListenerOptions;
   readonly #sockets: us_listen_socket[] = [];
   readonly #bound: ListeningBinding[] = [];
+  readonly #stoppedSites = new Set<number>();
+  /** Observes every answered request (counters); unset, the hot path skips the bookkeeping. */
+  onRequestCompleted: ((r: CompletedRequest) => void) | undefined;
 
   constructor(options: ListenerOptions) {
     this.#options = options;
@@ -214,9 +245,11 @@ export class Listener {
     const pools = this.#options.pools;
     const admission = this.#options.admission;
     const cache = this.#options.cache;
+    const stoppedSites = this.#stoppedSites;
     app.any('/*', (res: UwsResponse, req: UwsRequest) => {
       const method = req.getCaseSensitiveMethod();
       const pending = new PendingRequest(res, method, this);
+      if (this.onRequestCompleted !== undefined) pending.startedAt = performance.now();
       res.onAborted(() => pending.abort());
       const path = req.getUrl();
       const query = req.getQuery() ?? '';
@@ -235,10 +268,12 @@ export class Listener {
       const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
       const hostName = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
       const site = exact.get(hostName) ?? any;
-      if (!site) {
+      // A stopped site is not served: as with no site at all, 404.1.
+      if (!site || (stoppedSites.size !== 0 && stoppedSites.has(site.id))) {
         this.answer(res, pending, 'SITE_NOT_FOUND', remoteAddress);
         return;
       }
+      pending.routedSite = site;
       const declared = lengthHeader === '' ? 0 : Number(lengthHeader);
       const admitted = admission.admit(site, {
         method, rawPath: path, queryString: query, headers, remoteAddress, declaredLength: declared, chunked,
@@ -261,12 +296,14 @@ export class Listener {
             else res.end(hit.body);
           });
           pending.settle();
+          if (this.onRequestCompleted !== undefined) this.record(pending, 200, 0, hit.head.length + hit.body.byteLength, true);
           return;
         }
         pending.probe = probe;
       }
       const app = findApplication(site, admitted.path);
       const pool = pools.get(app.applicationPool.toLowerCase())!;
+      pending.poolName = pool.name;
       pending.wire = {
         id: nextRequestId++,
         siteId: site.id,
@@ -323,6 +360,7 @@ export class Listener {
       }
       buffer.set(bytes, length);
       length += bytes.byteLength;
+      pending.entityLength = length;
       if (isLast) {
         // An exact-size buffer can be transferred to the worker instead of copied.
         let entity = buffer;
@@ -334,6 +372,41 @@ export class Listener {
         pool.dispatch(pending);
       }
     });
+  }
+
+  /** Stops serving a site (its requests get 404.1) or serves it again. */
+  setSiteStopped(siteId: number, stopped: boolean): void {
+    if (stopped) this.#stoppedSites.add(siteId);
+    else this.#stoppedSites.delete(siteId);
+  }
+
+  isSiteStopped(siteId: number): boolean {
+    return this.#stoppedSites.has(siteId);
+  }
+
+  /** @internal One answered request, for {@link onRequestCompleted}. */
+  record(pending: PendingRequest, status: number, subStatus: number, bytesSent: number, fromCache: boolean): void {
+    const observer = this.onRequestCompleted;
+    if (observer === undefined) return;
+    let headerBytes = pending.method.length + 12;
+    const headers = pending.wire?.headers;
+    if (headers) for (const h of headers) headerBytes += h.length + 2;
+    try {
+      observer({
+        siteId: pending.routedSite?.id ?? 0,
+        siteName: pending.routedSite?.name ?? '',
+        applicationPool: pending.poolName,
+        method: pending.method,
+        status,
+        subStatus,
+        bytesSent,
+        bytesReceived: headerBytes + pending.entityLength,
+        durationMs: pending.startedAt === 0 ? 0 : performance.now() - pending.startedAt,
+        fromCache,
+      });
+    } catch (err) {
+      console.error('w3core: onRequestCompleted failed:', err);
+    }
   }
 
   /** @internal A response the cache may keep. */
@@ -367,6 +440,9 @@ export class Listener {
     if (state.aborted) return;
     const e = typeof code === 'string' ? HTTP_ERROR[code] : code;
     const body = errorPage(e, undefined, isLocalAddress(remoteAddress) ? detail : undefined);
+    if (this.onRequestCompleted !== undefined && state instanceof PendingRequest) {
+      this.record(state, e.status, e.subStatus, Buffer.byteLength(body), false);
+    }
     res.cork(() => {
       res.writeStatus(`${e.status} ${REASON_PHRASE[e.status] ?? e.reason}`);
       res.writeHeader('Content-Type', 'text/html; charset=utf-8');

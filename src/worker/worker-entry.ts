@@ -4,15 +4,16 @@
  * responses. Responses that finish while the batch runs go back with the batch; those that
  * wait on asynchronous work follow as messages, so a slow request never holds up the others.
  */
-import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
+import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import { parseApplicationHost, type ApplicationConfig, type SiteConfig } from '../config/application-host.js';
 import { ConfigHierarchy, type EffectiveConfig } from '../config/config-hierarchy.js';
 import { nodeAt } from '../config/config-node.js';
 import { findApplication, mapUrlToPhysical, normalizeDecodedPath } from '../config/url-mapping.js';
 import { ConfigError, HTTP_ERROR, errorPage, isLocalAddress } from '../errors.js';
-import { decodeRequests } from '../activation/wire.js';
+import { HEALTH, decodeRequests } from '../activation/wire.js';
 import type {
-  BatchReleasedMessage, BatchResult, BatchTask, CacheEventsTask, CacheFlushMessage, LateResponseMessage, PoolWorkerData, StopTask, WireCachePolicy, WireChunk, WireRequest, WireResponse,
+  BatchReleasedMessage, BatchResult, BatchTask, CacheEventsTask, CacheFlushMessage, ControlMessage, ExecutingInWorker, ExecutingMessage, PingTask, LateResponseMessage, PoolWorkerData, StopTask, WireCachePolicy, WireChunk, WireRequest, WireResponse,
 } from '../activation/wire.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import { PipelineEngine } from '../pipeline/engine.js';
@@ -25,6 +26,32 @@ import { loadModules } from './module-loader.js';
 import { SECTION_READERS } from '../modules/index.js';
 
 const data = workerData as PoolWorkerData;
+
+/*
+ * Health: this worker's slot in the pool's shared health array. The heartbeat moves while the
+ * event loop runs (a timer, and every batch); a worker holding tasks whose heartbeat stands
+ * still is stuck in synchronous code, and the pool terminates it after pingResponseTime.
+ */
+const health = data.health;
+const slot = HEALTH.BASE + (Atomics.add(health, 0, 1) % HEALTH.SLOTS) * HEALTH.SLOT;
+Atomics.store(health, slot + HEALTH.THREAD, threadId);
+let heapCheckedAt = 0;
+
+function beat(): void {
+  Atomics.add(health, slot + HEALTH.BEAT, 1);
+  const now = Date.now();
+  if (now - heapCheckedAt >= 1000) {
+    heapCheckedAt = now;
+    const heap = getHeapStatistics();
+    Atomics.store(health, slot + HEALTH.HEAP_USED_KB, Math.min(2 ** 31 - 1, Math.round(heap.used_heap_size / 1024)));
+    Atomics.store(health, slot + HEALTH.HEAP_TOTAL_KB, Math.min(2 ** 31 - 1, Math.round(heap.total_heap_size / 1024)));
+  }
+}
+beat();
+setInterval(beat, 250).unref();
+
+/** Requests this worker is running, for RequestMonitorModule queries (`appcmd list requests`). */
+const executing = new Map<number, { readonly ctx: HttpContext; readonly since: number }>();
 const server = parseApplicationHost(data.configText, data.configFile);
 const hierarchy = new ConfigHierarchy(server, data.revalidateMs);
 const sites = new Map<number, SiteConfig>(server.sites.map((s) => [s.id, s]));
@@ -58,7 +85,7 @@ const globals = loadModules(nodeAt(hierarchy.serverRoot.root, 'globalModules'), 
   return engine;
 });
 let globalEngine: PipelineEngine | undefined;
-globals.then((g) => { globalEngine = g; }, (err: unknown) => console.error(`w3core: global modules failed to load: ${(err as Error).message}`));
+globals.then((g) => { globalEngine = g; refreshThreadCleanup(); }, (err: unknown) => console.error(`w3core: global modules failed to load: ${(err as Error).message}`));
 
 hierarchy.onChange = (path) => {
   const provider = { path };
@@ -158,6 +185,7 @@ function runtimeFor(site: SiteConfig, path: string): AppRuntime | Promise<AppRun
   const building = buildRuntime(site, app).then(
     (rt) => {
       apps.set(key, rt);
+      refreshThreadCleanup();
       return rt;
     },
     (err: unknown) => {
@@ -224,7 +252,11 @@ function run(req: WireRequest, site: SiteConfig, rt: AppRuntime, deliver: Delive
   });
   const ctx = new HttpContext({ request, site, application: rt.info, config, host: rt.engine });
   const engine = rt.engine;
-  const start = () => engine.execute(ctx, (c, provider) => deliver(toWire(req, c, (provider.flags & 1) !== 0)));
+  executing.set(req.id, { ctx, since: Date.now() });
+  const start = () => engine.execute(ctx, (c, provider) => {
+    executing.delete(req.id);
+    deliver(toWire(req, c, (provider.flags & 1) !== 0));
+  });
   if (rt.preBegin.length === 0) {
     start();
     return;
@@ -387,8 +419,59 @@ function errorResponse(req: WireRequest, code: keyof typeof HTTP_ERROR, error: E
  * keeps the worker's event loop running (with no task it parks the thread in a blocking
  * `Atomics.wait`, the cheapest way to wait for the next batch, and I/O would starve).
  */
-export default function runBatch(task: BatchTask | StopTask | CacheEventsTask): BatchResult | Promise<BatchResult> {
-  if ('control' in task) return task.control === 'stop' ? stopTask(task) : cacheEvents(task);
+export default function runBatch(task: BatchTask | StopTask | CacheEventsTask | PingTask): BatchResult | Promise<BatchResult> {
+  if ('control' in task) {
+    if (task.control === 'stop') return stopTask(task);
+    if (task.control === 'ping') return ping();
+    return cacheEvents(task);
+  }
+  Atomics.add(health, slot + HEALTH.OPEN_TASKS, 1);
+  beat();
+  let result: BatchResult | Promise<BatchResult>;
+  try {
+    result = runRequests(task);
+  } catch (err) {
+    taskDone();
+    throw err;
+  }
+  if (result instanceof Promise) return result.finally(taskDone);
+  taskDone();
+  return result;
+}
+
+/** A batch task is over: the heartbeat moves, and ThreadCleanup runs for modules that want it. */
+function taskDone(): void {
+  Atomics.sub(health, slot + HEALTH.OPEN_TASKS, 1);
+  beat();
+  if (threadCleanup.length > 0) {
+    for (const engine of threadCleanup) void engine.fireGlobal(GLOBAL_NOTIFICATION.THREAD_CLEANUP, { threadId });
+  }
+}
+
+/** Engines with ThreadCleanup handlers (kept current as applications start). */
+let threadCleanup: PipelineEngine[] = [];
+
+function refreshThreadCleanup(): void {
+  const engines: PipelineEngine[] = [];
+  if (globalEngine?.pipeline.global.has(GLOBAL_NOTIFICATION.THREAD_CLEANUP)) engines.push(globalEngine);
+  for (const rt of apps.values()) {
+    if (!(rt instanceof Promise) && rt.engine?.pipeline.global.has(GLOBAL_NOTIFICATION.THREAD_CLEANUP)) engines.push(rt.engine);
+  }
+  threadCleanup = engines;
+}
+
+/** The pool's ping: HealthCheck for the global modules, and a heartbeat. */
+async function ping(): Promise<BatchResult> {
+  beat();
+  const engines: PipelineEngine[] = [];
+  const global = await globals.catch(() => undefined);
+  if (global) engines.push(global);
+  for (const rt of apps.values()) if (!(rt instanceof Promise) && rt.engine) engines.push(rt.engine);
+  for (const engine of engines) await engine.fireGlobal(GLOBAL_NOTIFICATION.HEALTH_CHECK, { threadId, poolName: data.poolName });
+  return { responses: [] };
+}
+
+function runRequests(task: BatchTask): BatchResult | Promise<BatchResult> {
   const responses: WireResponse[] = [];
   let collecting = true;
   let finish: (() => void) | undefined;
@@ -406,6 +489,7 @@ export default function runBatch(task: BatchTask | StopTask | CacheEventsTask): 
     try {
       handle(req, deliver);
     } catch (err) {
+      executing.delete(req.id);
       deliver(errorResponse(req, 'MODULE_ERROR', err as Error));
     }
   }
@@ -453,8 +537,14 @@ async function cacheEvents(task: CacheEventsTask): Promise<BatchResult> {
 let stopping: Promise<void> | undefined;
 
 /** StopListening, then ApplicationStop for every application this worker started; once. */
-function stopWorker(): Promise<void> {
+function stopWorker(changedPath?: string): Promise<void> {
   stopping ??= (async () => {
+    // Recycled because a web.config changed: the modules hear of it before they stop.
+    if (changedPath !== undefined) {
+      const change = { path: changedPath };
+      await globalEngine?.fireGlobal(GLOBAL_NOTIFICATION.CONFIGURATION_CHANGE, change);
+      for (const rt of apps.values()) if (!(rt instanceof Promise)) await rt.engine?.fireGlobal(GLOBAL_NOTIFICATION.CONFIGURATION_CHANGE, change);
+    }
     const provider = { applicationPool: data.poolName };
     await globalEngine?.fireGlobal(GLOBAL_NOTIFICATION.STOP_LISTENING, provider);
     for (const rt of apps.values()) {
@@ -473,7 +563,7 @@ function stopWorker(): Promise<void> {
 type WaitAsync = (a: Int32Array, index: number, value: number, timeout: number) => { async: boolean; value: Promise<string> | string };
 
 async function stopTask(task: StopTask): Promise<BatchResult> {
-  await stopWorker();
+  await stopWorker(task.configurationChange);
   // Hold this task until every worker has stopped: a busy worker is not given the next one.
   const deadline = Date.now() + task.timeoutMs;
   const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
@@ -487,5 +577,16 @@ async function stopTask(task: StopTask): Promise<BatchResult> {
 // Heard only while this worker's event loop runs (requests in progress); an idle worker gets a
 // stop task instead (see StopTask).
 const channel = new BroadcastChannel(data.channel);
-channel.onmessage = () => void stopWorker();
+channel.onmessage = (event: unknown) => {
+  const msg = (event as { data: ControlMessage }).data;
+  if (msg?.type === 'stop') void stopWorker(msg.configurationChange);
+  else if (msg?.type === 'executing') {
+    const now = Date.now();
+    const items: ExecutingInWorker[] = [];
+    for (const [id, { ctx, since }] of executing) {
+      items.push({ id, stage: ctx.currentNotification, module: ctx.currentModule, timeInWorkerMs: now - since });
+    }
+    parentPort!.postMessage({ w3core: 'executing', replyId: msg.replyId, workerId: threadId, items } satisfies ExecutingMessage);
+  }
+};
 channel.unref();

@@ -237,13 +237,31 @@ describe('application pools', () => {
       enableConfigurationOverride: true,
       maxProcesses: 1,
       idleTimeoutMs: 20 * 60_000,
+      shutdownTimeLimitMs: 90_000,
+      startupTimeLimitMs: 90_000,
+      pingingEnabled: true,
+      pingIntervalMs: 30_000,
+      pingResponseTimeMs: 90_000,
+      memoryLimitMb: 0,
+      recycling: {
+        disallowOverlappingRotation: false, disallowRotationOnConfigChange: false, timeMs: 29 * 3_600_000,
+        requests: 0, memoryKb: 0, privateMemoryKb: 0, scheduleMinutes: [],
+      },
+      failure: { rapidFailProtection: true, rapidFailProtectionIntervalMs: 5 * 60_000, rapidFailProtectionMaxCrashes: 5 },
     });
   });
 
   it('reads explicit values, enums case-insensitively', () => {
     const cfg = parseApplicationHost(config(`<add name="P" queueLength="10" autoStart="false"
         managedPipelineMode="classic" startMode="AlwaysRunning" enableConfigurationOverride="false">
-        <processModel maxProcesses="4" idleTimeout="00:05:30"/>
+        <processModel maxProcesses="4" idleTimeout="00:05:30" shutdownTimeLimit="00:00:10" startupTimeLimit="00:00:20"
+          pingingEnabled="false" pingInterval="00:00:05" pingResponseTime="00:00:15" memoryLimit="256"/>
+        <recycling disallowOverlappingRotation="true" disallowRotationOnConfigChange="true">
+          <periodicRestart time="01:00:00" requests="1000" memory="500000" privateMemory="400000">
+            <schedule><add value="03:30:00"/><add value="23:59:00"/></schedule>
+          </periodicRestart>
+        </recycling>
+        <failure rapidFailProtection="false" rapidFailProtectionInterval="00:01:00" rapidFailProtectionMaxCrashes="3"/>
       </add><add name="DefaultAppPool"/>`, simpleSite()), file);
     expect(cfg.appPools.get('p')).toEqual({
       name: 'P',
@@ -254,6 +272,17 @@ describe('application pools', () => {
       enableConfigurationOverride: false,
       maxProcesses: 4,
       idleTimeoutMs: 330_000,
+      shutdownTimeLimitMs: 10_000,
+      startupTimeLimitMs: 20_000,
+      pingingEnabled: false,
+      pingIntervalMs: 5_000,
+      pingResponseTimeMs: 15_000,
+      memoryLimitMb: 256,
+      recycling: {
+        disallowOverlappingRotation: true, disallowRotationOnConfigChange: true, timeMs: 3_600_000,
+        requests: 1000, memoryKb: 500000, privateMemoryKb: 400000, scheduleMinutes: [210, 1439],
+      },
+      failure: { rapidFailProtection: false, rapidFailProtectionIntervalMs: 60_000, rapidFailProtectionMaxCrashes: 3 },
     });
   });
 

@@ -79,6 +79,8 @@ describe('global notifications', () => {
     const r = await get('/sub/c.txt');
     expect(r.body).toBe('gamma');
     expect(r.headers.get('x-from-web-config')).toBe('yes');
+    // The change recycles the pool: the old worker hears ConfigurationChange while it stops.
+    for (let i = 0; i < 100 && !lines().some((l) => /^G ConfigurationChange \//.test(l)); i++) await sleep(20);
     expect(lines().some((l) => /^G ConfigurationChange \//.test(l))).toBe(true);
   });
 

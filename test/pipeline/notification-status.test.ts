@@ -35,7 +35,9 @@ beforeAll(async () => {
       <handlers>
         <add name="Echo" path="*.echo" verb="*" modules="Probe"/>
       </handlers>
-      <security><requestFiltering><requestLimits maxAllowedContentLength="100"/></requestFiltering></security>`,
+      <security><requestFiltering><requestLimits maxAllowedContentLength="100"/></requestFiltering></security>
+      <!-- Every request must reach the modules: no answers from the kernel-style cache. -->
+      <caching enableKernelCache="false"/>`,
   });
 });
 
