@@ -25,12 +25,14 @@ export interface CollectionRule {
   /** `false`: deeper entries go before inherited ones (handlers, defaultDocument/files, caching/profiles). */
   readonly mergeAppend: boolean;
   readonly caseInsensitiveKey: boolean;
+  /** Key attributes an entry may leave out, with the schema default they then stand for. */
+  readonly keyDefaults: Readonly<Record<string, string>>;
 }
 
 function rule(key: string[], options: Partial<CollectionRule> = {}): CollectionRule {
   return {
     add: 'add', remove: 'remove', clear: 'clear', key, mergeAppend: true,
-    caseInsensitiveKey: false, ...options,
+    caseInsensitiveKey: false, keyDefaults: {}, ...options,
   };
 }
 
@@ -41,7 +43,7 @@ export const COLLECTION_RULES: ReadonlyMap<string, CollectionRule> = new Map([
   ['system.webServer/handlers', rule(['name'], { mergeAppend: false })],
   ['system.webServer/defaultDocument/files', rule(['value'], { mergeAppend: false, caseInsensitiveKey: true })],
   ['system.webServer/staticContent', rule(['fileExtension'], { add: 'mimeMap', caseInsensitiveKey: true })],
-  ['system.webServer/httpErrors', rule(['statusCode', 'subStatusCode'], { add: 'error' })],
+  ['system.webServer/httpErrors', rule(['statusCode', 'subStatusCode'], { add: 'error', keyDefaults: { subStatusCode: '-1' } })],
   ['system.webServer/httpProtocol/customHeaders', rule(['name'], { caseInsensitiveKey: true })],
   ['system.webServer/httpProtocol/redirectHeaders', rule(['name'], { caseInsensitiveKey: true })],
   ['system.webServer/httpRedirect', rule(['wildcard'])],
@@ -51,6 +53,14 @@ export const COLLECTION_RULES: ReadonlyMap<string, CollectionRule> = new Map([
   ['system.webServer/security/requestFiltering/verbs', rule(['verb'])],
   ['system.webServer/security/requestFiltering/denyUrlSequences', rule(['sequence'])],
   ['system.webServer/security/requestFiltering/requestLimits/headerLimits', rule(['header'], { caseInsensitiveKey: true })],
+  ['system.webServer/security/requestFiltering/alwaysAllowedUrls', rule(['url'], { caseInsensitiveKey: true })],
+  ['system.webServer/security/requestFiltering/denyQueryStringSequences', rule(['sequence'])],
+  ['system.webServer/security/requestFiltering/alwaysAllowedQueryStrings', rule(['queryString'], { caseInsensitiveKey: true })],
+  ['system.webServer/security/requestFiltering/filteringRules', rule(['name'], { add: 'filteringRule' })],
+  ['system.webServer/security/requestFiltering/filteringRules/filteringRule/scanHeaders', rule(['requestHeader'], { caseInsensitiveKey: true })],
+  ['system.webServer/security/requestFiltering/filteringRules/filteringRule/appliesTo', rule(['fileExtension'], { caseInsensitiveKey: true })],
+  ['system.webServer/security/requestFiltering/filteringRules/filteringRule/denyStrings', rule(['string'])],
+  ['system.webServer/security/ipSecurity', rule(['ipAddress', 'subnetMask', 'domainName'], { keyDefaults: { subnetMask: '255.255.255.255', domainName: '' } })],
 ]);
 
 const EMPTY_ATTRIBUTES: ReadonlyMap<string, XmlAttribute> = new Map();
@@ -102,7 +112,7 @@ function applyDirectives(
   const keyOf = (node: { attributes: ReadonlyMap<string, XmlAttribute> }): string =>
     collection.key
       .map((k) => {
-        const v = node.attributes.get(k)?.value ?? (k === 'subStatusCode' ? '-1' : '');
+        const v = node.attributes.get(k)?.value ?? collection.keyDefaults[k] ?? '';
         return collection.caseInsensitiveKey ? v.toLowerCase() : v;
       })
       .join('\u0000');
@@ -116,7 +126,7 @@ function applyDirectives(
       const i = local.findIndex((e) => keyOf(e) === key);
       if (i >= 0) local.splice(i, 1);
     } else if (c.name === collection.add) {
-      const missing = collection.key.find((k) => k !== 'subStatusCode' && !c.attributes.has(k));
+      const missing = collection.key.find((k) => collection.keyDefaults[k] === undefined && !c.attributes.has(k));
       if (missing) throw new ConfigError(c.file, c.line, missing, `required attribute is missing in <${c.name}>`);
       const key = keyOf(c);
       if (kept.some((e) => keyOf(e) === key) || local.some((e) => keyOf(e) === key)) {
