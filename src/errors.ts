@@ -32,6 +32,7 @@ export const HTTP_ERROR = {
   MODULE_ERROR: { status: 500, subStatus: 0, reason: 'Internal Server Error' },
   CONFIG_INVALID: { status: 500, subStatus: 19, reason: 'Internal Server Error' },
   MODULE_NOT_RECOGNIZED: { status: 500, subStatus: 21, reason: 'Internal Server Error' },
+  NOT_IMPLEMENTED: { status: 501, subStatus: 0, reason: 'Not Implemented' },
   APP_POOL_UNAVAILABLE: { status: 503, subStatus: 0, reason: 'Service Unavailable' },
   QUEUE_FULL: { status: 503, subStatus: 0, reason: 'Service Unavailable' },
 } as const;

@@ -369,8 +369,9 @@ export function serveFile(ctx: HttpContext, physicalPath: string, stat: Stats): 
   // Units other than bytes are ignored; the unit name is case-insensitive (RFC 9110 §14.1).
   const range = method === 'GET' ? header('range') : undefined;
   let ranges: parseRange.Ranges | undefined;
-  if (range !== undefined && /^bytes=/i.test(range) && ifRangeHolds(header('if-range'), etag, lastModifiedMs)) {
-    const parsed = parseRange(size, `bytes=${range.slice(6)}`, { combine: true });
+  const specs = range !== undefined && /^bytes=/i.test(range) ? byteRangeSpecs(range.slice(6)) : undefined;
+  if (specs !== undefined && ifRangeHolds(header('if-range'), etag, lastModifiedMs)) {
+    const parsed = parseRange(size, `bytes=${specs.join(',')}`, { combine: true });
     if (parsed === -1) {
       res.disableKernelCache();
       res.setError('RANGE_NOT_SATISFIABLE');
@@ -423,6 +424,24 @@ function preconditionFailed(res: HttpResponse): RequestNotificationStatus {
   res.disableKernelCache();
   res.setError('PRECONDITION_FAILED');
   return FINISH_REQUEST;
+}
+
+const BYTE_RANGE_SPEC = /^[ \t]*(?:(\d+)-(\d*)|-\d+)[ \t]*$/;
+
+/**
+ * The range specs of a `bytes=` range set, or undefined when the set is invalid and the Range
+ * header must be ignored (RFC 9110 §14.1.1: a spec whose last-pos is below its first-pos is
+ * invalid, and so is the whole set). range-parser instead skips such a spec and answers from the
+ * others (206, or 416 when none is left). Empty list elements are dropped (RFC 9110 §5.6.1.2).
+ */
+function byteRangeSpecs(set: string): string[] | undefined {
+  const specs = set.split(',').filter((s) => s.trim() !== '');
+  if (specs.length === 0) return undefined;
+  for (const spec of specs) {
+    const m = BYTE_RANGE_SPEC.exec(spec);
+    if (!m || (m[1] !== undefined && m[2] !== '' && Number(m[1]) > Number(m[2]))) return undefined;
+  }
+  return specs;
 }
 
 /**

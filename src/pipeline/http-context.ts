@@ -196,7 +196,8 @@ export class HttpResponse {
   /** Sets a header; with `replace = false` the value is appended (comma-joined on the wire). */
   setHeader(name: string, value: string | number, replace = true): void {
     const v = String(value);
-    if (/[\r\n\0]/.test(v) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+    // RFC 9110 §5.5: a field value is visible characters, SP and HTAB (obs-text passes).
+    if (/[\0-\x08\x0a-\x1f\x7f]/.test(v) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
       throw new TypeError(`invalid response header ${JSON.stringify(name)}`);
     }
     const key = name.toLowerCase();
