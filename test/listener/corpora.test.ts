@@ -159,7 +159,6 @@ const KNOWN_EXCEPTIONS: Readonly<Record<string, string>> = {
     '60', '61', '62', '63', '64', '65', '66', '67', '68', '69', '70', '71', '72', '73', '74', '75', '76', '77', '78',
     '79',
   ].map((n) => [`http_strict-${n}`, UWS_HTTP_1_1_ONLY])),
-  'http_strict-87': 'w3core bug: HttpResponse.setHeader refuses only CR, LF and NUL in a value, so a header value with another control character (0x01) goes out with 200 instead of failing the request with 500',
   // httpd-tests chunkinput and contentlength: every request is HTTP/1.0
   ...Object.fromEntries([
     ...Array.from({ length: 16 }, (_, i) => `chunkinput-${String(i + 1).padStart(2, '0')}`),
@@ -168,10 +167,6 @@ const KNOWN_EXCEPTIONS: Readonly<Record<string, string>> = {
   'teclchunk-01': 'uWS: closes the connection without a response when Content-Length and Transfer-Encoding are both present (a strict server answers 400, or serves the chunked request and closes), before w3core sees it',
   // httpd-tests byterange (StaticFileModule)
   'byterange-05': 'w3core choice, not a bug: StaticFileModule ignores a Range of more than MAX_RANGES = 64 ranges (RFC 9110 §14.2 allows it) and sends 200; this one has 100, Apache\'s MaxRanges default is 200',
-  'byterange-11': 'w3core bug: range-parser skips an invalid spec (first-pos > last-pos) instead of invalidating the Range header, so "bytes=7-1" gets 416 instead of a full 200 (RFC 9110 §14.1.1)',
-  'byterange-17': 'w3core bug: range-parser skips the invalid spec "5-2" and serves "1-4" (206) instead of ignoring the whole Range header (200)',
-  'byterange-19': 'w3core bug: range-parser skips the invalid spec "5-2" and finds the rest unsatisfiable (416) instead of ignoring the whole Range header (200)',
-  'byterange-24': 'w3core bug: range-parser skips the invalid spec "2000-1000" and finds the rest unsatisfiable (416) instead of ignoring the whole Range header (200)',
 };
 
 // ---------------------------------------------------------------------------------------------
