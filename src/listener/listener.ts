@@ -150,6 +150,7 @@ export class Listener {
   readonly #sockets: us_listen_socket[] = [];
   readonly #bound: ListeningBinding[] = [];
   readonly #stoppedSites = new Set<number>();
+  readonly #apps: TemplatedApp[] = [];
   /** Observes every answered request (counters); unset, the hot path skips the bookkeeping. */
   onRequestCompleted: ((r: CompletedRequest) => void) | undefined;
 
@@ -220,6 +221,7 @@ export class Listener {
         );
       });
       this.#sockets.push(socket);
+      this.#apps.push(app);
       const port = uws.us_socket_local_port(socket);
       group.boundPort = port;
       for (const r of group.routes) {
@@ -232,6 +234,12 @@ export class Listener {
   close(): void {
     const uws = loadNativeUws();
     for (const s of this.#sockets.splice(0)) uws.us_listen_socket_close(s);
+  }
+
+  /** Closes every client connection still open (after {@link close} and the pools' drain). */
+  closeConnections(): void {
+    // `close()` is in uWS v20.30 but missing from the bundled typings.
+    for (const app of this.#apps.splice(0)) (app as unknown as { close(): void }).close();
   }
 
   #route(app: TemplatedApp, group: PortGroup): void {

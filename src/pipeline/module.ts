@@ -112,6 +112,10 @@ export interface HttpModule {
   onGlobalTraceEvent?(provider: TraceEvent): GlobalHandlerResult;
   onGlobalCacheOperation?(provider: CacheOperationProvider): GlobalHandlerResult;
   onGlobalCacheCleanup?(provider: CacheCleanupProvider): GlobalHandlerResult;
+  /** The pool's ping reached this worker (`pingInterval`). */
+  onGlobalHealthCheck?(provider: { readonly threadId: number; readonly poolName: string }): GlobalHandlerResult;
+  /** A batch of requests finished on this worker's thread. */
+  onGlobalThreadCleanup?(provider: { readonly threadId: number }): GlobalHandlerResult;
 }
 
 /**
