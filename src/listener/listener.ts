@@ -1,7 +1,7 @@
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { ApplicationPool, PoolRequest } from '../activation/application-pool.js';
 import type { WireRequest, WireResponse } from '../activation/wire.js';
-import type { BindingConfig, SiteConfig } from '../config/application-host.js';
+import type { ApplicationConfig, BindingConfig, SiteConfig } from '../config/application-host.js';
 import { findApplication } from '../config/url-mapping.js';
 import { HTTP_ERROR, REASON_PHRASE, errorPage, isLocalAddress, type HttpError } from '../errors.js';
 import type { Admission, Rejection } from './admission.js';
@@ -60,6 +60,33 @@ interface PortGroup {
 }
 
 let nextRequestId = 1;
+
+/**
+ * The host name of a Host header, lower-cased, without port or IPv6 brackets. The common
+ * header (`name` or `name:port`, already lower-case) takes no regular expression.
+ */
+function hostOf(header: string): string {
+  let end = header.length;
+  for (let i = end - 1; i >= 0; i--) {
+    const c = header.charCodeAt(i);
+    if (c === 58) { // ':' before the port digits
+      end = i;
+      break;
+    }
+    if (c < 48 || c > 57) break;
+  }
+  let start = 0;
+  if (header.charCodeAt(0) === 91 && header.charCodeAt(end - 1) === 93) { // [v6]
+    start = 1;
+    end--;
+  }
+  const name = start === 0 && end === header.length ? header : header.slice(start, end);
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) return name.toLowerCase();
+  }
+  return name;
+}
 
 /** Header pairs of the request being copied; `collectHeader` is one function for all requests. */
 let collected: string[] = [];
@@ -254,6 +281,7 @@ export class Listener {
     const admission = this.#options.admission;
     const cache = this.#options.cache;
     const stoppedSites = this.#stoppedSites;
+    const poolOfApp = new Map<ApplicationConfig, ApplicationPool>();
     app.any('/*', (res: UwsResponse, req: UwsRequest) => {
       const method = req.getCaseSensitiveMethod();
       const pending = new PendingRequest(res, method, this);
@@ -274,7 +302,7 @@ export class Listener {
         else if (name === 'transfer-encoding') chunked = true;
       }
       const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
-      const hostName = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+      const hostName = hostOf(hostHeader);
       const site = exact.get(hostName) ?? any;
       // A stopped site is not served: as with no site at all, 404.1.
       if (!site || (stoppedSites.size !== 0 && stoppedSites.has(site.id))) {
@@ -310,7 +338,8 @@ export class Listener {
         pending.probe = probe;
       }
       const app = findApplication(site, admitted.path);
-      const pool = pools.get(app.applicationPool.toLowerCase())!;
+      let pool = poolOfApp.get(app);
+      if (pool === undefined) poolOfApp.set(app, (pool = pools.get(app.applicationPool.toLowerCase())!));
       pending.poolName = pool.name;
       pending.wire = {
         id: nextRequestId++,
