@@ -34,4 +34,10 @@ export type {
   ApplicationPool, PoolState, PoolStats, PoolWorkerInfo, RecycleReason, ExecutingPoolRequest,
 } from './activation/application-pool.js';
 export type { ResponseCache, ResponseCacheStats, ResponseCacheOptions, CachedResponse } from './cache/response-cache.js';
+export {
+  REQUEST_FILTERING, readRequestFiltering, DEFAULT_REQUEST_FILTERING,
+  type RequestFilteringRules, type FilteringRule, type FileExtensionRules, type VerbRules, type HiddenSegmentRules,
+  type RequestLimits,
+} from './wasm/request-filtering.js';
+export { IP_SECURITY, DYNAMIC_IP_SECURITY, type IpSecuritySection, type DynamicIpSecuritySection } from './wasm/ip-security-config.js';
 export type { CachingSection, CachingProfile, KernelCachePolicy, ServerRuntimeSection } from './cache/caching-config.js';

@@ -111,8 +111,11 @@ export class ConfigHierarchy {
     const now = Date.now();
     const hit = this.#effective.get(key);
     if (hit) {
-      if (now - hit.checkedAt < this.revalidateMs || !this.#changed(hit, now)) {
-        hit.checkedAt = now;
+      // checkedAt moves only when the files are looked at: a URL requested more often than
+      // revalidateMs must still notice a change.
+      const fresh = now - hit.checkedAt < this.revalidateMs;
+      if (fresh || !this.#changed(hit, now)) {
+        if (!fresh) hit.checkedAt = now;
         if (hit.result instanceof ConfigError) throw hit.result;
         return hit.result;
       }

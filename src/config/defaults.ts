@@ -46,7 +46,7 @@ function defaultsXml(): string {
   </files></defaultDocument>
   <staticContent>${mime}</staticContent>
   <httpProtocol><customHeaders><add name="X-Powered-By" value="w3core"/></customHeaders></httpProtocol>
-  <security><requestFiltering><hiddenSegments><add segment="web.config"/></hiddenSegments></requestFiltering></security>
+  <security><requestFiltering><fileExtensions allowUnlisted="true" applyToWebDAV="true"/><verbs allowUnlisted="true" applyToWebDAV="true"/><hiddenSegments applyToWebDAV="true"><add segment="web.config"/></hiddenSegments></requestFiltering></security>
 </system.webServer>`;
 }
 

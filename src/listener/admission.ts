@@ -1,8 +1,8 @@
 import type { SiteConfig } from '../config/application-host.js';
-import type { EffectiveConfig, SectionReader } from '../config/config-hierarchy.js';
-import { readUint } from '../config/attributes.js';
-import { canonicalizePath } from '../config/url-mapping.js';
-import { HTTP_ERROR, type HttpError } from '../errors.js';
+import type { EffectiveConfig } from '../config/config-hierarchy.js';
+import { ConfigError, HTTP_ERROR, type HttpError } from '../errors.js';
+import { CompiledRules, FilterEngine, verdictError } from '../wasm/engine.js';
+import { REQUEST_FILTERING } from '../wasm/request-filtering.js';
 import { IpGuard } from './ip-guard.js';
 
 /** What the listener knows about a request before it leaves for a pool (copied from uWS). */
@@ -45,29 +45,67 @@ export type AdmissionResult =
 /** The effective configuration of a URL of a site; undefined when it cannot be read (500.19 later). */
 export type ConfigLookup = (site: SiteConfig, path: string) => EffectiveConfig | undefined;
 
-const REQUEST_LIMITS: SectionReader<number> = {
-  section: 'security/requestFiltering/requestLimits',
-  read: (node) => readUint(node, 'maxAllowedContentLength', 30000000),
-};
+/** maxAllowedContentLength when the URL's configuration cannot be read (schema default). */
+const DEFAULT_ENTITY_LIMIT = 30000000;
 
-function reject(code: keyof typeof HTTP_ERROR, detail?: string, close = false): AdmissionResult {
-  return { ok: false, rejection: { ...HTTP_ERROR[code], detail, close, abort: false } };
-}
-
-function countSegments(path: string): number {
-  let n = 0;
-  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) n++;
-  return n;
+function refusal(error: HttpError, detail: string | undefined, close = false): AdmissionResult {
+  return { ok: false, rejection: { ...error, detail, close, abort: false } };
 }
 
 /**
- * The HTTP.sys admission step on the listener thread: URL canonicalisation and the checks a
- * request must pass before it is queued for its application pool. Every request the listener
- * admits is later reported to {@link finished} exactly once (answered, failed or aborted).
+ * A byte a request target may not carry raw (RFC 9112 §3.2): controls and DEL. Raw bytes above
+ * 0x7f pass on to request filtering (`allowHighBitCharacters`, 404.12), as HTTP.sys lets them.
+ */
+const INVALID_TARGET_BYTE = /[\x00-\x20\x7f]/;
+
+/**
+ * Message framing (RFC 9112 §6.1, §6.3). uWS takes any Transfer-Encoding for chunked and an
+ * empty Content-Length for 0, so what it cannot frame is refused here, and the connection
+ * closed: the rest of its bytes cannot be trusted.
+ */
+function checkFraming(headers: readonly string[]): AdmissionResult | undefined {
+  let length: string | undefined;
+  let codings: string | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i];
+    if (name === 'content-length') {
+      if (length !== undefined || !/^\d+$/.test(headers[i + 1]!)) return refusal(HTTP_ERROR.BAD_REQUEST, 'invalid Content-Length', true);
+      length = headers[i + 1];
+    } else if (name === 'transfer-encoding') {
+      codings = codings === undefined ? headers[i + 1]! : `${codings},${headers[i + 1]!}`;
+    }
+  }
+  if (codings === undefined) return undefined;
+  if (length !== undefined) return refusal(HTTP_ERROR.BAD_REQUEST, 'Content-Length and Transfer-Encoding together', true);
+  const list = codings.split(',').map((c) => c.trim().toLowerCase());
+  if (list.at(-1) !== 'chunked' || list.includes('')) return refusal(HTTP_ERROR.BAD_REQUEST, 'chunked must be the final transfer coding', true);
+  if (list.length > 1) return refusal(HTTP_ERROR.NOT_IMPLEMENTED, `unsupported transfer coding ${list[0]}`, true);
+  return undefined;
+}
+
+/**
+ * The HTTP.sys admission step on the listener thread, in this order:
+ *
+ * 0. the request target's bytes and the message framing (400, or 501 for a transfer coding
+ *    other than chunked; the connection closes);
+ * 1. canonicalise the path in Wasm (400 for what could escape the site or smuggle a second
+ *    decoding, 404.11 for a double escape in a path that is invalid as well);
+ * 2. `limits maxUrlSegments` of the site (404.20);
+ * 3. the URL's effective configuration, and its `security/requestFiltering` compiled into a
+ *    Wasm table (memoised per {@link EffectiveConfig}, so the hot path reads no configuration);
+ * 4. the {@link IpGuard} (ipSecurity, dynamicIpSecurity);
+ * 5. request filtering in Wasm: 404.11, 404.14, 404.15, 404.12, 404.6, 404.5, 404.7, 404.8,
+ *    404.18, 431, 404.19, 413.1 (docs/wasm-filter.md "Check order").
+ *
+ * A URL whose web.config is broken is admitted with the default entity limit (its worker
+ * answers 500.19); a requestFiltering section with a bad value is answered 500.19 here.
+ * Every request the listener admits is later reported to {@link finished} exactly once.
  */
 export class Admission {
   readonly #config: ConfigLookup;
   readonly #ip: IpGuard;
+  readonly #engine = new FilterEngine({ encoding: 'utf8' });
+  readonly #rules = new WeakMap<EffectiveConfig, CompiledRules | Rejection>();
 
   constructor(config: ConfigLookup) {
     this.#config = config;
@@ -75,30 +113,61 @@ export class Admission {
   }
 
   admit(site: SiteConfig, request: AdmissionRequest): AdmissionResult {
-    const canonical = canonicalizePath(request.rawPath);
-    if (!canonical.ok) return reject(canonical.subStatus === 11 ? 'DOUBLE_ESCAPE' : 'BAD_REQUEST', canonical.reason);
-    if (site.maxUrlSegments > 0 && countSegments(canonical.path) > site.maxUrlSegments) return reject('TOO_MANY_SEGMENTS');
-    const refused = this.#ip.check(site, canonical.path, request.remoteAddress, request.headers);
+    if (INVALID_TARGET_BYTE.test(request.rawPath) || INVALID_TARGET_BYTE.test(request.queryString)) {
+      return refusal(HTTP_ERROR.BAD_REQUEST, 'invalid character in the request target', true);
+    }
+    const framing = checkFraming(request.headers);
+    if (framing) return framing;
+    const engine = this.#engine;
+    const canonical = engine.canonicalize(request.rawPath);
+    if (canonical !== 0) return refusal(verdictError(canonical), engine.reason);
+    const path = engine.path;
+    if (site.maxUrlSegments > 0 && engine.segments > site.maxUrlSegments) return refusal(HTTP_ERROR.TOO_MANY_SEGMENTS, undefined);
+    const config = this.#config(site, path);
+    let rules: CompiledRules | undefined;
+    if (config !== undefined) {
+      let memo = this.#rules.get(config);
+      if (memo === undefined) {
+        memo = this.#compile(config);
+        this.#rules.set(config, memo);
+      }
+      if (!(memo instanceof CompiledRules)) return { ok: false, rejection: memo };
+      rules = memo;
+    } else if (engine.doubleEscaped) {
+      // No readable configuration: allowDoubleEscaping keeps its default (false).
+      return refusal(HTTP_ERROR.DOUBLE_ESCAPE, 'double escape sequence in the path');
+    }
+    const refused = this.#ip.checkWith(config, site, request.remoteAddress, request.headers);
     if (refused) return { ok: false, rejection: refused };
     const hasEntity = request.declaredLength > 0 || request.chunked;
-    if (!hasEntity) return { ok: true, path: canonical.path, entityLimit: 0 };
-    // The limit of this URL's configuration (a web.config may lower or raise it); a broken
-    // web.config gets the default here and its 500.19 from the worker.
-    let limit = 30000000;
-    const config = this.#config(site, canonical.path);
-    if (config) {
-      try {
-        limit = config.section(REQUEST_LIMITS);
-      } catch {
-        // reported as 500.19 by the worker
-      }
+    if (rules === undefined) {
+      if (request.declaredLength > DEFAULT_ENTITY_LIMIT) return this.#refuse(site, request, HTTP_ERROR.CONTENT_TOO_LARGE, undefined, true);
+      return { ok: true, path, entityLimit: hasEntity ? DEFAULT_ENTITY_LIMIT : 0 };
     }
-    if (request.declaredLength > limit) return reject('CONTENT_TOO_LARGE', undefined, true);
-    return { ok: true, path: canonical.path, entityLimit: limit };
+    const verdict = engine.check(rules, request.queryString, request.method, request.headers, request.declaredLength);
+    if (verdict !== 0) {
+      return this.#refuse(site, request, verdictError(verdict), engine.describe(rules, verdict), verdict === 413001);
+    }
+    return { ok: true, path, entityLimit: hasEntity ? rules.maxAllowedContentLength : 0 };
   }
 
   /** An admitted request is over (response sent, failed, or the client left). */
   finished(site: SiteConfig, remoteAddress: string): void {
     this.#ip.finished(site, remoteAddress);
+  }
+
+  /** Refused after the IP guard counted the request in: it is over for the guard too. */
+  #refuse(site: SiteConfig, request: AdmissionRequest, error: HttpError, detail: string | undefined, close: boolean): AdmissionResult {
+    this.#ip.finished(site, request.remoteAddress);
+    return refusal(error, detail, close);
+  }
+
+  #compile(config: EffectiveConfig): CompiledRules | Rejection {
+    try {
+      return this.#engine.prepare(config.section(REQUEST_FILTERING));
+    } catch (err) {
+      if (!(err instanceof ConfigError) && !(err instanceof RangeError)) throw err;
+      return { ...HTTP_ERROR.CONFIG_INVALID, detail: err.message, close: false, abort: false };
+    }
   }
 }
