@@ -29,6 +29,11 @@ export type {
   RecyclingConfig, FailureConfig, AdminConfig,
 } from './config/application-host.js';
 export { W3CoreServer, startServer, type ServerOptions, type ExecutingRequest } from './server.js';
+export {
+  startAdminEndpoint, resolveAdminToken, type AdminEndpoint, type SiteInfo, type AppPoolInfo, type WorkerProcessInfo,
+  type ActionResult,
+} from './admin/admin-server.js';
+export { ServerMetrics, METRIC_NAMES } from './admin/metrics.js';
 export type { ListeningBinding, CompletedRequest } from './listener/listener.js';
 export type {
   ApplicationPool, PoolState, PoolStats, PoolWorkerInfo, RecycleReason, ExecutingPoolRequest,

@@ -1,12 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ApplicationPool } from './activation/application-pool.js';
+import { resolveAdminToken, startAdminEndpoint, type AdminEndpoint } from './admin/admin-server.js';
 import { readString } from './config/attributes.js';
 import { parseApplicationHost, type ServerConfig, type SiteConfig } from './config/application-host.js';
 import { ConfigHierarchy } from './config/config-hierarchy.js';
 import { nodeAt } from './config/config-node.js';
 import { ConfigError } from './errors.js';
 import { Admission } from './listener/admission.js';
+import { DYNAMIC_IP_SECURITY, IP_SECURITY } from './wasm/ip-security-config.js';
+import { REQUEST_FILTERING } from './wasm/request-filtering.js';
 import { CACHING, SERVER_RUNTIME } from './cache/caching-config.js';
 import { ResponseCache } from './cache/response-cache.js';
 import { Listener, type CompletedRequest, type ListeningBinding } from './listener/listener.js';
@@ -44,6 +47,7 @@ export class W3CoreServer {
   /** The kernel-style response cache; undefined when `caching enableKernelCache` is off server-wide. */
   readonly cache: ResponseCache | undefined;
   #stopped = false;
+  #admin: AdminEndpoint | undefined;
 
   private constructor(
     config: ServerConfig, pools: Map<string, ApplicationPool>, listener: Listener, hierarchy: ConfigHierarchy,
@@ -72,6 +76,8 @@ export class W3CoreServer {
       }
     }
     const config = parseApplicationHost(text, file);
+    // The admin token is checked before anything starts (it may come from the environment).
+    if (config.admin.enabled) resolveAdminToken(config.admin);
     const revalidateMs = options.revalidateMs ?? 1000;
     const hierarchy = new ConfigHierarchy(config, revalidateMs);
     validateServerLevel(hierarchy);
@@ -115,11 +121,17 @@ export class W3CoreServer {
     const server = new W3CoreServer(config, pools, listener, hierarchy, cache);
     try {
       await listener.listen();
+      if (config.admin.enabled) server.#admin = await startAdminEndpoint(server, config.admin);
     } catch (err) {
       await server.stop();
       throw err;
     }
     return server;
+  }
+
+  /** The admin endpoint (`<w3coreAdmin enabled="true">`), on 127.0.0.1; undefined when off. */
+  get admin(): AdminEndpoint | undefined {
+    return this.#admin;
   }
 
   /** The sockets the server listens on, with the port actually bound. */
@@ -212,9 +224,13 @@ export class W3CoreServer {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    await this.#admin?.close();
+    // Stop accepting; requests already in the pools finish (up to each pool's
+    // shutdownTimeLimit), then the connections still open are closed.
     this.#listener.close();
     this.cache?.close();
     await Promise.all([...this.pools.values()].map((p) => p.stop()));
+    this.#listener.closeConnections();
   }
 }
 
@@ -272,6 +288,11 @@ export function startServer(options: ServerOptions): Promise<W3CoreServer> {
 function validateServerLevel(hierarchy: ConfigHierarchy): void {
   const root = hierarchy.serverRoot;
   for (const reader of SECTION_READERS) root.section(reader);
+  // Read on the listener only (the workers never need them): a bad address or limit in
+  // applicationHost.config stops start-up rather than answering 500.19 per request.
+  root.section(IP_SECURITY);
+  root.section(DYNAMIC_IP_SECURITY);
+  root.section(REQUEST_FILTERING);
   for (const [section, attribute] of [['modules', 'type'], ['globalModules', 'image']] as const) {
     for (const entry of nodeAt(root.root, section)?.entries ?? []) {
       const name = readString(entry, 'name', '');

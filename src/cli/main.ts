@@ -4,16 +4,20 @@
  *
  *   w3core start [--config applicationHost.config]
  *   w3core serve [dir] [--port 8081] [--host 127.0.0.1]
+ *   w3core appcmd <verb> <object> ... (see src/cli/appcmd.ts)
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { startServer, type W3CoreServer } from '../server.js';
+import { runAppcmd } from './appcmd.js';
 
 const USAGE = `Usage:
   w3core start [--config <applicationHost.config>]   run a configuration (default ./applicationHost.config)
   w3core serve [<dir>] [--port <n>] [--host <ip>]     serve a directory with built-in defaults (port 8081)
+  w3core appcmd <verb> <object> [...] [--json]        list sites|apppools|wp|requests, start|stop|recycle apppool,
+                                                     start|stop site, over the admin endpoint ("appcmd --help")
   w3core --version | --help`;
 
 function escapeXml(value: string): string {
@@ -43,6 +47,8 @@ export function serveConfig(dir: string, host: string, port: number): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // appcmd has its own arguments (/param:value, --json, --endpoint, --token).
+  if (argv[0] === 'appcmd') return runAppcmd(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -95,8 +101,9 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', stop);
   });
   for (const b of server.bindings) {
-    console.log(`w3core: site '${b.site.name}' listening on http://${b.host}:${b.port}/ (binding ${b.binding.bindingInformation})`);
+    console.log(`w3core: site '${b.site.name}' listening on ${b.binding.protocol}://${b.host}:${b.port}/ (binding ${b.binding.bindingInformation})`);
   }
+  if (server.admin) console.log(`w3core: admin endpoint on http://127.0.0.1:${server.admin.port}/ (bearer token required)`);
   await stopped;
   return 0;
 }
