@@ -177,7 +177,6 @@ export class ResponseCache {
       }
     }
     this.#misses++;
-    this.#countHit(probe);
     return undefined;
   }
 
@@ -189,9 +188,10 @@ export class ResponseCache {
     const size = response.body.byteLength;
     if (size === 0 || size > this.#options.maxResponseSize) return;
     if (probe.queryString !== '' && policy.varyByQueryString.length === 0) return;
+    // Frequent hits are counted on cacheable responses, not on every lookup: URLs whose
+    // responses can never be kept (most dynamic ones) then cost nothing here.
     const candidateKey = `${siteKey(probe)}\0${probe.path}\0${probe.queryString}`;
-    const candidate = this.#candidates.get(candidateKey);
-    if (candidate === undefined || candidate.count < this.#options.frequentHitThreshold) return;
+    if (this.#countHit(candidateKey) < this.#options.frequentHitThreshold) return;
     const bytes = size + response.head.length;
     if (bytes > this.#options.maxBytes) return;
     // The file may have changed between the worker reading it and now: watch first, then
@@ -274,8 +274,8 @@ export class ResponseCache {
     this.#watched.clear();
   }
 
-  #countHit(probe: CacheProbe): void {
-    const key = `${siteKey(probe)}\0${probe.path}\0${probe.queryString}`;
+  /** One more request of `key` within the frequent-hit period; returns the count. */
+  #countHit(key: string): number {
     const now = Date.now();
     const c = this.#candidates.get(key);
     if (c === undefined || now - c.since > this.#options.frequentHitTimePeriodMs) {
@@ -288,9 +288,9 @@ export class ResponseCache {
         }
       }
       this.#candidates.set(key, { count: 1, since: now });
-    } else {
-      c.count++;
+      return 1;
     }
+    return ++c.count;
   }
 
   /** Second-chance LRU: the oldest entry not hit since the last sweep goes first. */

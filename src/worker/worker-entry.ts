@@ -51,7 +51,7 @@ beat();
 setInterval(beat, 250).unref();
 
 /** Requests this worker is running, for RequestMonitorModule queries (`appcmd list requests`). */
-const executing = new Map<number, { readonly ctx: HttpContext; readonly since: number }>();
+const executing = new Map<number, HttpContext>();
 const server = parseApplicationHost(data.configText, data.configFile);
 const hierarchy = new ConfigHierarchy(server, data.revalidateMs);
 const sites = new Map<number, SiteConfig>(server.sites.map((s) => [s.id, s]));
@@ -252,7 +252,7 @@ function run(req: WireRequest, site: SiteConfig, rt: AppRuntime, deliver: Delive
   });
   const ctx = new HttpContext({ request, site, application: rt.info, config, host: rt.engine });
   const engine = rt.engine;
-  executing.set(req.id, { ctx, since: Date.now() });
+  executing.set(req.id, ctx);
   const start = () => engine.execute(ctx, (c, provider) => {
     executing.delete(req.id);
     deliver(toWire(req, c, (provider.flags & 1) !== 0));
@@ -363,6 +363,7 @@ function kernelCachePolicy(ctx: HttpContext, vary: string | undefined): WireCach
   const caching = ctx.config.section(CACHING);
   if (!caching.enabled || !caching.enableKernelCache) return null;
   const policy = res.cachePolicyIfSet;
+  if (policy === undefined && caching.profiles.size === 0) return null;
   let ttlMs = policy?.kernelPolicy === 'timeToLive' ? policy.secondsToLive * 1000 : 0;
   let cacheable = policy !== undefined && policy.kernelPolicy !== 'none';
   const varyByHeaders = [...(policy?.varyByHeaders ?? [])];
@@ -581,10 +582,10 @@ channel.onmessage = (event: unknown) => {
   const msg = (event as { data: ControlMessage }).data;
   if (msg?.type === 'stop') void stopWorker(msg.configurationChange);
   else if (msg?.type === 'executing') {
-    const now = Date.now();
+    const now = performance.now();
     const items: ExecutingInWorker[] = [];
-    for (const [id, { ctx, since }] of executing) {
-      items.push({ id, stage: ctx.currentNotification, module: ctx.currentModule, timeInWorkerMs: now - since });
+    for (const [id, ctx] of executing) {
+      items.push({ id, stage: ctx.currentNotification, module: ctx.currentModule, timeInWorkerMs: Math.round(now - ctx.startTime) });
     }
     parentPort!.postMessage({ w3core: 'executing', replyId: msg.replyId, workerId: threadId, items } satisfies ExecutingMessage);
   }
