@@ -1,5 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import { ConfigError } from '../../dist/index.js';
+import { ConfigError, startServer } from '../../dist/index.js';
 
 /** Asserts that `caught` is a ConfigError naming this file, line and attribute (and detail). */
 export function checkConfigError(
@@ -25,4 +26,16 @@ export function expectConfigError(
     caught = err;
   }
   return checkConfigError(caught, file, line, attribute, detail);
+}
+
+/** Writes `text` to `file`, starts a server from it and returns the error start-up failed with. */
+export async function startupError(file: string, text: string): Promise<Error> {
+  writeFileSync(file, text);
+  try {
+    const server = await startServer({ configFile: file });
+    await server.stop();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('the server started');
 }

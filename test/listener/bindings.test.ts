@@ -3,11 +3,11 @@
  * rather than served wrongly: two IPs on one port (a loopback-only site would be reachable
  * from every address) and the same ip:port:host twice.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../../dist/index.js';
+import { startupError } from '../helpers/config-error.js';
 
 let dir: string;
 
@@ -29,17 +29,7 @@ function config(bindingA: string, bindingB: string): string {
   </system.applicationHost></configuration>`;
 }
 
-async function startError(text: string): Promise<Error> {
-  const file = join(dir, 'applicationHost.config');
-  writeFileSync(file, text);
-  try {
-    const server = await startServer({ configFile: file });
-    await server.stop();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('the server started');
-}
+const startError = (text: string): Promise<Error> => startupError(join(dir, 'applicationHost.config'), text);
 
 describe('bindings', () => {
   const port = 40000 + Math.floor(Math.random() * 20000);

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../dist/index.js';
-import { checkConfigError } from '../helpers/config-error.js';
+import { checkConfigError, startupError } from '../helpers/config-error.js';
 import {
   TEST_PASSPHRASE, createTestPki, freePort, httpsConfig, httpsGet, lineOf, type TestBinding, type TestPki,
 } from '../helpers/tls.js';
@@ -30,16 +30,7 @@ const www = () => pki.certs['www.example']!;
 const other = () => pki.certs['other.example']!;
 
 /** The error start-up fails with for this configuration text. */
-async function startError(text: string): Promise<Error> {
-  writeFileSync(file, text);
-  try {
-    const server = await startServer({ configFile: file });
-    await server.stop();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('the server started');
-}
+const startError = (text: string): Promise<Error> => startupError(file, text);
 
 /** One site with these bindings; the error must point at the line holding `needle`. */
 async function expectBindingError(
