@@ -1,5 +1,5 @@
 // The request check of security/requestFiltering (iis-reference.md §3.6) against one compiled
-// table. Order (the first failure wins; docs/wasm-filter.md "Check order"):
+// table. Order (the first failure wins; native-notes.md, "Check order and verdicts"):
 //
 //   404.11 double escape      404.14 maxUrl            404.15 maxQueryString
 //   404.12 high-bit bytes     404.6  verbs             404.5  denyUrlSequences

@@ -1,7 +1,7 @@
 // The Wasm request filter of the HTTP.sys role: URL canonicalisation and
 // security/requestFiltering (iis-reference.md §3.6). Bytes in at fixed areas of linear memory,
 // integers out; no imports, no allocation at request time, a memory that never grows, so any
-// host can embed it with `WebAssembly.instantiate(bytes, {})` (docs/wasm-filter.md).
+// host can embed it with `WebAssembly.instantiate(bytes, {})` (native-notes.md).
 
 import { canonLen, canonPtr, reason } from './canonical';
 import { matched } from './check';
@@ -48,7 +48,7 @@ export function canonicalLength(): i32 {
 export function canonicalReason(): i32 {
   return reason;
 }
-/** The entry that refused the last `check`, or -1 (see docs/wasm-filter.md "Verdicts"). */
+/** The entry that refused the last `check`, or -1 (native-notes.md, "Check order and verdicts"). */
 export function matchedIndex(): i32 {
   return matched;
 }

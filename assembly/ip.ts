@@ -1,7 +1,7 @@
 // ip-filter.wasm: the address matching of security/ipSecurity (IpRestrictionModule), run on the
 // listener thread for every client address it has not seen under a rule set yet.
 //
-// ABI v1 (docs/ip-security.md has the full table):
+// ABI v1 (native-notes.md, "IP restrictions", has the full table):
 // * zero imports, one fixed memory that never grows, no GC (`--runtime stub`, nothing allocates);
 // * the host writes bytes into the input area (`inputPtr()`, `inputCap()` bytes) and gets an
 //   integer back: no strings or objects cross the boundary;

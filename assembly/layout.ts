@@ -1,6 +1,6 @@
 // Fixed memory layout of the request filter. Every area is a static `memory.data` region, so
 // the addresses are constants, the memory never grows, and a host may keep typed-array views
-// over `memory.buffer` for the life of the instance (docs/wasm-filter.md, "Memory layout").
+// over `memory.buffer` for the life of the instance (native-notes.md, "Memory layout").
 
 /** Most bytes of a URL path, and of a query string, the filter accepts (64 KiB each). */
 export const URL_CAP: i32 = 65536;

@@ -1,5 +1,5 @@
 // Rule tables: `compile` turns a rule source (records the host writes into the input area,
-// docs/wasm-filter.md "Rule source") into one table in the arena. Lookups at request time are
+// native-notes.md, "Rule source") into one table in the arena. Lookups at request time are
 // then hash probes and bucketed substring scans over lower-cased bytes; nothing is parsed twice.
 //
 // The arena is a bump allocator. Tables are never freed one by one: when it is full the host

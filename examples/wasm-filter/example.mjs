@@ -1,6 +1,6 @@
 // The w3core request filter from any host, with nothing but the .wasm file:
 // `WebAssembly.instantiate(bytes, {})`, a rule source written by hand, bytes in, verdicts out.
-// Layout and formats: docs/wasm-filter.md.
+// Layout and formats: native-notes.md ("Request filtering in WebAssembly").
 //
 //   npm run build:wasm && node examples/wasm-filter/example.mjs [path/to/filter.wasm]
 import { readFile } from 'node:fs/promises';

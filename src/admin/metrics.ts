@@ -13,7 +13,7 @@
  * - state (pools, workers, queues, cache, connections): read at scrape time from the pools and
  *   the cache.
  *
- * Metric names and labels are documented in docs/admin.md and in {@link METRIC_NAMES}.
+ * Metric names and labels are documented in native-notes.md ("Admin endpoint, appcmd, counters") and in {@link METRIC_NAMES}.
  */
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { PoolState } from '../activation/application-pool.js';

@@ -58,17 +58,24 @@ function refusal(error: HttpError, detail: string | undefined, close = false): A
  */
 const INVALID_TARGET_BYTE = /[\x00-\x20\x7f]/;
 
+/** A Host header value: reg-name or bracketed IP literal, then an optional port (RFC 3986 §3.2.2). */
+const VALID_HOST = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.]+\])(?::\d*)?$/;
+
 /**
- * Message framing (RFC 9112 §6.1, §6.3). uWS takes any Transfer-Encoding for chunked and an
+ * Message framing (RFC 9112 §6.1, §6.3) and the Host header (§3.2). uWS takes any Transfer-Encoding for chunked and an
  * empty Content-Length for 0, so what it cannot frame is refused here, and the connection
  * closed: the rest of its bytes cannot be trusted.
  */
 function checkFraming(headers: readonly string[]): AdmissionResult | undefined {
   let length: string | undefined;
   let codings: string | undefined;
+  let hosts = 0;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i];
-    if (name === 'content-length') {
+    if (name === 'host') {
+      // RFC 9112 §3.2: exactly one Host, and a valid one (reg-name or IP literal, optional port).
+      if (++hosts > 1 || !VALID_HOST.test(headers[i + 1]!)) return refusal(HTTP_ERROR.BAD_REQUEST, 'invalid or repeated Host header', true);
+    } else if (name === 'content-length') {
       if (length !== undefined || !/^\d+$/.test(headers[i + 1]!)) return refusal(HTTP_ERROR.BAD_REQUEST, 'invalid Content-Length', true);
       length = headers[i + 1];
     } else if (name === 'transfer-encoding') {
@@ -95,7 +102,7 @@ function checkFraming(headers: readonly string[]): AdmissionResult | undefined {
  *    Wasm table (memoised per {@link EffectiveConfig}, so the hot path reads no configuration);
  * 4. the {@link IpGuard} (ipSecurity, dynamicIpSecurity);
  * 5. request filtering in Wasm: 404.11, 404.14, 404.15, 404.12, 404.6, 404.5, 404.7, 404.8,
- *    404.18, 431, 404.19, 413.1 (docs/wasm-filter.md "Check order").
+ *    404.18, 431, 404.19, 413.1 (native-notes.md, "Check order and verdicts").
  *
  * A URL whose web.config is broken is admitted with the default entity limit (its worker
  * answers 500.19); a requestFiltering section with a bad value is answered 500.19 here.

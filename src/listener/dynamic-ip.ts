@@ -178,7 +178,7 @@ export class DynamicIpRestriction {
    * A request `admit` let pass is over. `client` is the counted client when the caller knows it.
    * Otherwise it is the socket address `via`, or in proxy mode the client of the most recent
    * request still in progress through `via`: short requests finish first, so a client holding
-   * long requests stays counted while others come and go (docs/ip-security.md).
+   * long requests stays counted while others come and go (native-notes.md, "IP restrictions").
    */
   release(siteId: number, via: string, client?: string): void {
     const counters = this.#sites.get(siteId);

@@ -189,7 +189,7 @@ export class IpGuard {
    * A request `check` let pass is over (answered, failed or aborted). `headers` (optional) are
    * the request's: with them, dynamicIpSecurity in proxy mode releases exactly the client it
    * counted; without them, the client of the most recent request still in progress through that
-   * socket address (docs/ip-security.md).
+   * socket address (native-notes.md, "IP restrictions").
    */
   finished(site: SiteConfig, remoteAddress: string, headers?: readonly string[]): void {
     const section = headers === undefined ? null : this.#lastDynamic.get(site.id)?.section ?? null;

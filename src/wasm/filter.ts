@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * The exports of `build/filter.wasm` (ABI version 1; docs/wasm-filter.md). Numbers only: bytes
+ * The exports of `build/filter.wasm` (ABI version 1; native-notes.md). Numbers only: bytes
  * go in through the input area, verdicts come out as integers.
  */
 export interface FilterExports {

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 /**
  * The exports of `build/ip-filter.wasm` (ABI version 1, source `assembly/ip.ts`). Numbers only
  * cross the boundary: address text or rule records go into the input area, verdicts come back
- * as integers. docs/ip-security.md describes the memory layout and the table format.
+ * as integers. native-notes.md ("IP restrictions") describes the memory layout and the table
+ * format.
  */
 export interface IpFilterExports {
   readonly memory: { readonly buffer: ArrayBuffer };

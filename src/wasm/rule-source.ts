@@ -1,7 +1,7 @@
 import type { RequestFilteringRules } from './request-filtering.js';
 
 /**
- * The rule source the Wasm `compile` export reads (docs/wasm-filter.md "Rule source"): a magic
+ * The rule source the Wasm `compile` export reads (native-notes.md, "Rule source"): a magic
  * number, then records `{ op u8, pad u8×3, a u32, b u32, len u32, bytes[len] }`, little-endian.
  * Mirrors `assembly/tables.ts`.
  */

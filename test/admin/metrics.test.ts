@@ -1,6 +1,6 @@
 /**
  * `/metrics` on the admin endpoint: Prometheus text that a strict parser accepts, the metric
- * families documented in docs/admin.md, request counts, bytes and durations per site that match
+ * families documented in native-notes.md ("Admin endpoint, appcmd, counters"), request counts, bytes and durations per site that match
  * what the test sent, cache and pool numbers, and one registry per server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,7 +1,7 @@
 /**
- * ip-filter.wasm through its ABI (docs/ip-security.md): zero imports, a fixed memory that never
- * grows, the verdict encoding, handles that go stale on reset, the arena reclaimed and rule sets
- * recompiled lazily, and a bare host that uses nothing but the exports.
+ * ip-filter.wasm through its ABI (native-notes.md, "IP restrictions"): zero imports, a fixed
+ * memory that never grows, the verdict encoding, handles that go stale on reset, the arena
+ * reclaimed and rule sets recompiled lazily, and a bare host that uses nothing but the exports.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

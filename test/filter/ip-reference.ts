@@ -3,7 +3,7 @@
  * string splitting and regular expressions where the Wasm walks bytes. The differential test
  * holds the two to the same answers.
  *
- * Semantics (docs/ip-security.md):
+ * Semantics (native-notes.md, "IP restrictions"):
  * - IPv4: four decimal octets 0–255 without leading zeros; mapped to ::ffff:a.b.c.d.
  * - IPv6: RFC 4291 §2.2 text: eight groups of 1–4 hex digits, or fewer with one `::` standing
  *   for at least one zero group; the last 32 bits may be written as IPv4; a non-empty `%zone`

@@ -1,8 +1,8 @@
 /**
  * A plain TypeScript reference of the request filter: canonicalisation and every
- * security/requestFiltering rule, written from docs/wasm-filter.md with strings, regular
- * expressions and `includes`, not from the Wasm code. The differential tests hold the Wasm
- * filter to it.
+ * security/requestFiltering rule, written from native-notes.md ("Request filtering in
+ * WebAssembly") with strings, regular expressions and `includes`, not from the Wasm code. The
+ * differential tests hold the Wasm filter to it.
  *
  * Texts are handled as "byte strings" (one char per byte, what the filter sees); configured
  * strings are UTF-8 encoded to the same form. Case folding is ASCII only.

@@ -40,7 +40,7 @@
  * Every vector w3core does not answer as Apache strict does is listed in KNOWN_EXCEPTIONS with
  * the reason. The suite fails when a vector outside the table is misjudged, and when a listed
  * one starts passing (remove it then). `CORPORA_REPORT=<file>` writes every vector's answer,
- * verdict and the reference servers' answers as JSON, for `docs/corpora.md`.
+ * verdict and the reference servers' answers as JSON (native-notes.md, "Conformance corpora").
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -82,7 +82,7 @@ const uwsChunked = (what: string) => `uWS: its chunked decoder accepts ${what}, 
 /**
  * Vectors w3core does not answer as Apache strict does, with the reason. Keep it true: the
  * suite fails for a listed vector that passes. "w3core bug" entries are ours to fix
- * (docs/corpora.md has the proposed change), "w3core choice" ones a decision to revisit; the
+ * (native-notes.md, "Conformance corpora"), "w3core choice" ones a decision to revisit; the
  * others come from uWebSockets.js's parser: w3core never sees the request, or sees it
  * already parsed leniently.
  */
