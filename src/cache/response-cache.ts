@@ -194,6 +194,12 @@ export class ResponseCache {
     if (this.#countHit(candidateKey) < this.#options.frequentHitThreshold) return;
     const bytes = size + response.head.length;
     if (bytes > this.#options.maxBytes) return;
+    // Misses that were in flight when the entry was stored bring the same response again.
+    const known = this.#sites.get(siteKey(probe))?.get(probe.path);
+    if (known !== undefined && sameVary(known, policy)) {
+      const v = variantKey(known, probe.queryString, probe.headers);
+      if (v !== undefined && known.variants.has(v)) return;
+    }
     // The file may have changed between the worker reading it and now: watch first, then
     // compare, so no change can fall between the two.
     const files: string[] = [];
@@ -224,7 +230,11 @@ export class ResponseCache {
     if (variant === undefined) return;
     const key = `${siteKey(probe)}\0${probe.path}\0${variant}`;
     const old = this.#all.get(key);
-    if (old) this.#drop(old);
+    if (old) {
+      this.#drop(old);
+      // Dropping the URL's last variant took the URL out of the site's map: put it back.
+      site.set(probe.path, url);
+    }
     // The body arrived as a view into the batch's buffer: keep a copy of its own bytes.
     const entry: Entry = {
       key, siteId: probe.siteId, site, path: probe.path, variant, head: response.head, body: Uint8Array.prototype.slice.call(response.body),

@@ -60,6 +60,17 @@ describe('kernel-style response cache: what is kept and when', () => {
     expect(after.bytes).toBeGreaterThan(0);
   });
 
+  it('keeps answering from the cache when concurrent misses replace the entry', async () => {
+    const url = `${t.url}/dyn/vary-query?v=burst`;
+    // All of these miss at once; the second response fills the cache, the later ones replace it.
+    await Promise.all(Array.from({ length: 12 }, () => get(url)));
+    const before = t.server.cache!.stats().hits;
+    const a = await get(url);
+    const b = await get(url);
+    expect(b.body).toBe(a.body);
+    expect(t.server.cache!.stats().hits).toBe(before + 2);
+  });
+
   it('keeps the body and headers of the response that filled it, with a fresh Date', async () => {
     const url = `${t.url}/dyn/until`;
     const a = await get(url);
