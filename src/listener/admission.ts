@@ -144,7 +144,7 @@ export class Admission {
       // No readable configuration: allowDoubleEscaping keeps its default (false).
       return refusal(HTTP_ERROR.DOUBLE_ESCAPE, 'double escape sequence in the path');
     }
-    const refused = this.#ip.checkWith(config, site, request.remoteAddress, request.headers);
+    const refused = this.#ip.checkWith(config, site, request, request.headers);
     if (refused) return { ok: false, rejection: refused };
     const hasEntity = request.declaredLength > 0 || request.chunked;
     if (rules === undefined) {

@@ -148,22 +148,25 @@ export class IpGuard {
 
   /** The refusal for this client at this (canonical) URL, or null when it may pass. */
   check(site: SiteConfig, path: string, remoteAddress: string, headers: readonly string[]): Rejection | null {
-    return this.checkWith(this.#config(site, path), site, remoteAddress, headers);
+    return this.checkWith(this.#config(site, path), site, { remoteAddress }, headers);
   }
 
   /**
    * {@link check} for a caller that already looked up the URL's effective configuration
-   * (`undefined`: it could not be read), saving the second lookup (~50 ns here).
+   * (`undefined`: it could not be read), saving the second lookup (~50 ns here). The client
+   * address is read from `client` only when a rule needs it (the listener reads it from the
+   * socket lazily: with no IP rules in force a request never pays for it).
    */
   checkWith(
-    config: EffectiveConfig | undefined, site: SiteConfig, remoteAddress: string, headers: readonly string[],
+    config: EffectiveConfig | undefined, site: SiteConfig, client: { readonly remoteAddress: string },
+    headers: readonly string[],
   ): Rejection | null {
     let dynamic: SiteDynamic;
     if (config !== undefined) {
       const policy = this.#policies.get(config) ?? this.#policyOf(config, site);
       if (policy.broken) return policy.broken;
       if (policy.set !== null) {
-        const refused = this.#checkAddresses(policy.set, policy.section!, remoteAddress, headers);
+        const refused = this.#checkAddresses(policy.set, policy.section!, client.remoteAddress, headers);
         if (refused) return refused;
       }
       dynamic = policy.dynamic;
@@ -175,14 +178,15 @@ export class IpGuard {
     if (dynamic.broken) return dynamic.broken;
     const section = dynamic.section;
     if (section === null) return null;
-    const client = section.enableProxyMode ? proxiedClient(remoteAddress, headers) : remoteAddress;
-    const over = this.#dynamic.admit(site.id, site.name, section, client, remoteAddress, Date.now());
+    const remoteAddress = client.remoteAddress;
+    const counted = section.enableProxyMode ? proxiedClient(remoteAddress, headers) : remoteAddress;
+    const over = this.#dynamic.admit(site.id, site.name, section, counted, remoteAddress, Date.now());
     if (over === null) return null;
     const action = section.denyAction;
     const error = DYNAMIC_DENIED[over][action === 'AbortRequest' ? 'Forbidden' : action];
     return rejection(error, action, over === 'concurrent'
-      ? `client ${client} has ${section.denyByConcurrentRequests.maxConcurrentRequests} requests in progress (dynamicIpSecurity denyByConcurrentRequests)`
-      : `client ${client} sent more than ${section.denyByRequestRate.maxRequests} requests in ${section.denyByRequestRate.requestIntervalInMilliseconds} ms (dynamicIpSecurity denyByRequestRate)`);
+      ? `client ${counted} has ${section.denyByConcurrentRequests.maxConcurrentRequests} requests in progress (dynamicIpSecurity denyByConcurrentRequests)`
+      : `client ${counted} sent more than ${section.denyByRequestRate.maxRequests} requests in ${section.denyByRequestRate.requestIntervalInMilliseconds} ms (dynamicIpSecurity denyByRequestRate)`);
   }
 
   /**
@@ -192,6 +196,7 @@ export class IpGuard {
    * socket address (native-notes.md, "IP restrictions").
    */
   finished(site: SiteConfig, remoteAddress: string, headers?: readonly string[]): void {
+    if (remoteAddress === '') return; // never read: never counted
     const section = headers === undefined ? null : this.#lastDynamic.get(site.id)?.section ?? null;
     const client = section !== null && section.enableProxyMode ? proxiedClient(remoteAddress, headers!) : undefined;
     this.#dynamic.release(site.id, remoteAddress, client);

@@ -4,7 +4,7 @@ import type { WireRequest, WireResponse } from '../activation/wire.js';
 import type { ApplicationConfig, BindingConfig, SiteConfig } from '../config/application-host.js';
 import { findApplication } from '../config/url-mapping.js';
 import { HTTP_ERROR, REASON_PHRASE, errorPage, isLocalAddress, type HttpError } from '../errors.js';
-import type { Admission, Rejection } from './admission.js';
+import type { Admission, AdmissionRequest, Rejection } from './admission.js';
 import { ResponseCache, type CacheProbe } from '../cache/response-cache.js';
 import { loadNativeUws } from './native.js';
 import { createSslApp, loadPortTls, type PortTls } from './tls.js';
@@ -88,6 +88,8 @@ function hostOf(header: string): string {
   return name;
 }
 
+const EMPTY_HEADERS: readonly string[] = [];
+
 /** Header pairs of the request being copied; `collectHeader` is one function for all requests. */
 let collected: string[] = [];
 function collectHeader(name: string, value: string): void {
@@ -99,8 +101,14 @@ function collectHeader(name: string, value: string): void {
  * answer goes back to the uWS response. A class, so the hot path allocates one object per
  * request instead of a record and two closures.
  */
-class PendingRequest implements PoolRequest, ResponseState {
+class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest {
   aborted = false;
+  // What the admission step reads (AdmissionRequest), set by the handler.
+  rawPath = '';
+  queryString = '';
+  headers: readonly string[] = EMPTY_HEADERS;
+  declaredLength = 0;
+  chunked = false;
   sentAt = 0;
   /** `performance.now()` when the request arrived (only taken when completions are observed). */
   startedAt = 0;
@@ -124,11 +132,19 @@ class PendingRequest implements PoolRequest, ResponseState {
   probe: CacheProbe | undefined = undefined;
   /** Set once admitted: the admission step hears when this request is over. */
   site: SiteConfig | undefined = undefined;
-  remoteAddress = '';
+  #remote: string | undefined = undefined;
 
-  admitted(site: SiteConfig, remoteAddress: string): void {
+  /**
+   * The client address, read from the socket on first use (a `getpeername` and formatting):
+   * a request answered from the cache with no IP rules in force never needs it. Only valid
+   * while the response is open, so everything that needs it asks before answering.
+   */
+  get remoteAddress(): string {
+    return (this.#remote ??= Buffer.from(this.res.getRemoteAddressAsText()).toString('latin1'));
+  }
+
+  admitted(site: SiteConfig): void {
     this.site = site;
-    this.remoteAddress = remoteAddress;
   }
 
   /** The request is over for the admission step (once, whichever way it ended). */
@@ -136,7 +152,8 @@ class PendingRequest implements PoolRequest, ResponseState {
     const site = this.site;
     if (site === undefined) return;
     this.site = undefined;
-    this.listener.finished(site, this.remoteAddress);
+    // An address nobody read was not counted by the IP guard either.
+    this.listener.finished(site, this.#remote ?? '');
   }
 
   abort(): void {
@@ -301,24 +318,26 @@ export class Listener {
         else if (name === 'content-length') lengthHeader = headers[i + 1]!;
         else if (name === 'transfer-encoding') chunked = true;
       }
-      const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
       const hostName = hostOf(hostHeader);
       const site = exact.get(hostName) ?? any;
       // A stopped site is not served: as with no site at all, 404.1.
       if (!site || (stoppedSites.size !== 0 && stoppedSites.has(site.id))) {
-        this.answer(res, pending, 'SITE_NOT_FOUND', remoteAddress);
+        this.answer(res, pending, 'SITE_NOT_FOUND', pending.remoteAddress);
         return;
       }
       pending.routedSite = site;
       const declared = lengthHeader === '' ? 0 : Number(lengthHeader);
-      const admitted = admission.admit(site, {
-        method, rawPath: path, queryString: query, headers, remoteAddress, declaredLength: declared, chunked,
-      });
+      pending.rawPath = path;
+      pending.queryString = query;
+      pending.headers = headers;
+      pending.declaredLength = declared;
+      pending.chunked = chunked;
+      const admitted = admission.admit(site, pending);
       if (!admitted.ok) {
-        this.refuse(res, pending, admitted.rejection, remoteAddress);
+        this.refuse(res, pending, admitted.rejection, pending.remoteAddress);
         return;
       }
-      pending.admitted(site, remoteAddress);
+      pending.admitted(site);
       const hasEntity = declared > 0 || chunked;
       if (cache !== undefined && ResponseCache.eligible(method, headers, hasEntity)) {
         const probe: CacheProbe = { siteId: site.id, secure: group.secure, path: admitted.path, queryString: query, headers };
@@ -350,7 +369,7 @@ export class Listener {
         queryString: query,
         httpVersion: '1.1',
         headers,
-        remoteAddress,
+        remoteAddress: pending.remoteAddress,
         remotePort: 0,
         localAddress,
         localPort: group.boundPort,
