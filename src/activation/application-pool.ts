@@ -415,9 +415,14 @@ export class ApplicationPool {
     });
     const gen = new Generation(id, piscina, data);
     piscina.on('message', (msg: WorkerMessage) => {
-      if (msg?.w3core === 'response') this.#complete(msg.response);
-      else if (msg?.w3core === 'released') this.#release(gen, msg.batch);
-      else if (msg?.w3core === 'cache-flush') this.onCacheFlush?.(msg.siteId, msg.url);
+      // An exception here would be uncaught on the listener thread: contain it.
+      try {
+        if (msg?.w3core === 'response') this.#complete(msg.response);
+        else if (msg?.w3core === 'released') this.#release(gen, msg.batch);
+        else if (msg?.w3core === 'cache-flush' && typeof msg.url === 'string') this.onCacheFlush?.(msg.siteId, msg.url);
+      } catch (err) {
+        this.onEvent(`handling a worker message failed: ${(err as Error)?.stack ?? String(err)}`);
+      }
     });
     piscina.on('workerCreate', (w: { id: number }) => {
       gen.workerStarted.set(w.id, Date.now());
@@ -498,7 +503,11 @@ export class ApplicationPool {
     const task: BatchTask = { batch: batchId, ...encodeRequests(requests) };
     gen.piscina.run(task, { transferList }).then(
       (result: BatchResult) => {
-        for (const response of result.responses) this.#complete(response);
+        try {
+          for (const response of result.responses) this.#complete(response);
+        } catch (err) {
+          this.onEvent(`answering a batch failed: ${(err as Error)?.stack ?? String(err)}`);
+        }
         this.#release(gen, batchId);
       },
       (err: unknown) => {

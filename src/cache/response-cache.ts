@@ -37,6 +37,12 @@ export interface CachedResponse {
 interface Entry extends CachedResponse {
   readonly key: string;
   readonly siteId: number;
+  /** Key of its URL in the site's map (host and path). */
+  readonly urlKey: string;
+  /** The files it depends on, as they were when the response was built. */
+  readonly fileState: WireCachePolicy['files'];
+  /** When the files were last compared with the disk. */
+  checkedAt: number;
   readonly site: SiteEntries;
   readonly path: string;
   readonly variant: string;
@@ -49,6 +55,7 @@ interface Entry extends CachedResponse {
 
 /** The cached forms of one URL: how its variants are told apart, and the variants. */
 interface UrlEntries {
+  readonly path: string;
   readonly varyByHeaders: readonly string[];
   readonly varyByQueryString: readonly string[];
   readonly variants: Map<string, Entry>;
@@ -64,8 +71,15 @@ const UNCACHEABLE_REQUEST_HEADERS = new Set([
 /** Per-request cache context the listener keeps between lookup and response. */
 export interface CacheProbe {
   readonly siteId: number;
-  /** Arrived over TLS: http and https answers of one site are kept apart, as HTTP.sys keys by full URL. */
+  /** Arrived over TLS: http and https answers of one site are kept apart. */
   readonly secure: boolean;
+  /**
+   * The Host header as sent: part of the key, as HTTP.sys keys its cache by the full URL, so a
+   * page that reflects the host name (absolute links) is never served to another host name.
+   */
+  readonly host: string;
+  /** {@link ResponseCache.epoch} when the request was looked up: a flush since then voids its answer. */
+  readonly epoch: number;
   readonly path: string;
   readonly queryString: string;
   readonly headers: readonly string[];
@@ -102,6 +116,8 @@ export class ResponseCache {
   /** Watched directory → (file name → keys of entries depending on it). */
   readonly #watched = new Map<string, { watcher: FSWatcher; files: Map<string, Set<string>> }>();
   #bytes = 0;
+  #epoch = 0;
+  #closed = false;
   #hits = 0;
   #misses = 0;
   #evictions = 0;
@@ -160,24 +176,42 @@ export class ResponseCache {
     return true;
   }
 
+  /** Goes up with every flush: answers to requests looked up before it are not kept. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
   /** The cached response for an eligible request, or undefined (counted as a miss). */
   lookup(probe: CacheProbe): CachedResponse | undefined {
-    const url = this.#sites.get(siteKey(probe))?.get(probe.path);
+    const url = this.#sites.get(siteKey(probe))?.get(urlKeyOf(probe));
     if (url !== undefined) {
       const variant = variantKey(url, probe.queryString, probe.headers);
       const entry = variant === undefined ? undefined : url.variants.get(variant);
       if (entry !== undefined) {
-        if (entry.expires === 0 || entry.expires > Date.now()) {
+        const now = Date.now();
+        if ((entry.expires === 0 || entry.expires > now) && this.#stillCurrent(entry, now)) {
           entry.used = true;
           this.#hits++;
           return entry;
         }
         this.#drop(entry);
         this.#invalidations++;
+        this.onOperation?.(CACHE_OPERATION.DELETE, entry.siteId, entry.path);
       }
     }
     this.#misses++;
     return undefined;
+  }
+
+  /**
+   * Directory watches drop entries at once, but they miss a renamed parent directory or a
+   * swapped symlink (the usual atomic deployments), and a watch may not be available at all:
+   * so at most once per {@link RECHECK_MS} a hit also compares its files with the disk.
+   */
+  #stillCurrent(entry: Entry, now: number): boolean {
+    if (entry.fileState.length === 0 || now - entry.checkedAt < RECHECK_MS) return true;
+    entry.checkedAt = now;
+    return filesUnchanged(entry.fileState);
   }
 
   /** A worker answered an eligible request that missed: keep the response if it qualifies. */
@@ -188,57 +222,50 @@ export class ResponseCache {
     const size = response.body.byteLength;
     if (size === 0 || size > this.#options.maxResponseSize) return;
     if (probe.queryString !== '' && policy.varyByQueryString.length === 0) return;
+    // A flush (configuration change, FlushKernelCache) since this request was looked up:
+    // its answer may predate the change.
+    if (probe.epoch !== this.#epoch || this.#closed) return;
     // Frequent hits are counted on cacheable responses, not on every lookup: URLs whose
     // responses can never be kept (most dynamic ones) then cost nothing here.
-    const candidateKey = `${siteKey(probe)}\0${probe.path}\0${probe.queryString}`;
+    const urlKey = urlKeyOf(probe);
+    const candidateKey = `${siteKey(probe)}\0${urlKey}\0${probe.queryString}`;
     if (this.#countHit(candidateKey) < this.#options.frequentHitThreshold) return;
     const bytes = size + response.head.length;
     if (bytes > this.#options.maxBytes) return;
     // Misses that were in flight when the entry was stored bring the same response again.
-    const known = this.#sites.get(siteKey(probe))?.get(probe.path);
+    const known = this.#sites.get(siteKey(probe))?.get(urlKey);
     if (known !== undefined && sameVary(known, policy)) {
       const v = variantKey(known, probe.queryString, probe.headers);
       if (v !== undefined && known.variants.has(v)) return;
     }
-    // The file may have changed between the worker reading it and now: watch first, then
-    // compare, so no change can fall between the two.
-    const files: string[] = [];
-    for (const f of policy.files) files.push(f.path);
-    for (const f of files) this.#watch(f);
-    for (const f of policy.files) {
-      let now: { mtimeMs: number; size: number } | undefined;
-      try {
-        now = statSync(f.path, { throwIfNoEntry: false });
-      } catch {
-        now = undefined;
-      }
-      if (!now || now.mtimeMs !== f.mtimeMs || now.size !== f.size) {
-        for (const p of files) this.#unwatch(p, '');
-        return;
-      }
-    }
-    this.#candidates.delete(candidateKey);
     let site = this.#sites.get(siteKey(probe));
     if (!site) this.#sites.set(siteKey(probe), (site = new Map()));
-    let url = site.get(probe.path);
+    let url = site.get(urlKey);
     if (url === undefined || !sameVary(url, policy)) {
       if (url !== undefined) for (const e of [...url.variants.values()]) this.#drop(e);
-      url = { varyByHeaders: policy.varyByHeaders, varyByQueryString: policy.varyByQueryString, variants: new Map() };
-      site.set(probe.path, url);
+      url = { path: probe.path, varyByHeaders: policy.varyByHeaders, varyByQueryString: policy.varyByQueryString, variants: new Map() };
     }
     const variant = variantKey(url, probe.queryString, probe.headers);
     if (variant === undefined) return;
-    const key = `${siteKey(probe)}\0${probe.path}\0${variant}`;
+    const key = `${siteKey(probe)}\0${urlKey}\0${variant}`;
     const old = this.#all.get(key);
-    if (old) {
-      this.#drop(old);
-      // Dropping the URL's last variant took the URL out of the site's map: put it back.
-      site.set(probe.path, url);
+    if (old) this.#drop(old);
+    // The file may have changed between the worker reading it and now: watch first (after the
+    // drops above, which may close a watch), then compare, so no change falls between the two.
+    const files: string[] = [];
+    for (const f of policy.files) files.push(f.path);
+    for (const f of files) this.#watch(f);
+    if (!filesUnchanged(policy.files)) {
+      for (const p of files) this.#unwatch(p, '');
+      return;
     }
+    this.#candidates.delete(candidateKey);
+    site.set(urlKey, url);
     // The body arrived as a view into the batch's buffer: keep a copy of its own bytes.
     const entry: Entry = {
-      key, siteId: probe.siteId, site, path: probe.path, variant, head: response.head, body: Uint8Array.prototype.slice.call(response.body),
-      expires: policy.ttlMs > 0 ? Date.now() + policy.ttlMs : 0, files, bytes, used: false,
+      key, siteId: probe.siteId, urlKey, site, path: probe.path, variant, head: response.head,
+      body: Uint8Array.prototype.slice.call(response.body), expires: policy.ttlMs > 0 ? Date.now() + policy.ttlMs : 0,
+      files, fileState: policy.files, checkedAt: Date.now(), bytes, used: false,
     };
     url.variants.set(variant, entry);
     this.#all.set(key, entry);
@@ -250,12 +277,13 @@ export class ResponseCache {
 
   /** Drops this site's entries whose URL starts with `urlPrefix` (`FlushKernelCache`). */
   flush(siteId: number, urlPrefix = '/'): number {
+    this.#epoch++;
     let n = 0;
     for (const secure of [false, true]) {
       const site = this.#sites.get(siteKey({ siteId, secure }));
       if (!site) continue;
-      for (const [path, url] of [...site]) {
-        if (!path.startsWith(urlPrefix)) continue;
+      for (const url of [...site.values()]) {
+        if (!url.path.startsWith(urlPrefix)) continue;
         for (const e of [...url.variants.values()]) {
           this.#drop(e);
           n++;
@@ -269,6 +297,7 @@ export class ResponseCache {
 
   /** Drops everything (configuration change, shutdown). */
   flushAll(): number {
+    this.#epoch++;
     const n = this.#all.size;
     for (const e of [...this.#all.values()]) this.#drop(e);
     this.#invalidations += n;
@@ -278,6 +307,7 @@ export class ResponseCache {
 
   /** Stops watching files; the cache is empty afterwards. */
   close(): void {
+    this.#closed = true;
     clearInterval(this.#sweeper);
     this.flushAll();
     for (const w of this.#watched.values()) w.watcher.close();
@@ -324,10 +354,10 @@ export class ResponseCache {
     if (this.#all.get(entry.key) !== entry) return;
     this.#all.delete(entry.key);
     this.#bytes -= entry.bytes;
-    const url = entry.site.get(entry.path);
+    const url = entry.site.get(entry.urlKey);
     if (url) {
       url.variants.delete(entry.variant);
-      if (url.variants.size === 0) entry.site.delete(entry.path);
+      if (url.variants.size === 0) entry.site.delete(entry.urlKey);
     }
     for (const f of entry.files) this.#unwatch(f, entry.key);
   }
@@ -386,6 +416,28 @@ export class ResponseCache {
       }
     }
   }
+}
+
+/** How often a hit compares its files with the disk (besides the directory watches). */
+const RECHECK_MS = 1000;
+
+/** Do these files still have the size and modification time they had? */
+function filesUnchanged(files: WireCachePolicy['files']): boolean {
+  for (const f of files) {
+    let now: { mtimeMs: number; size: number } | undefined;
+    try {
+      now = statSync(f.path, { throwIfNoEntry: false });
+    } catch {
+      now = undefined;
+    }
+    if (!now || now.mtimeMs !== f.mtimeMs || now.size !== f.size) return false;
+  }
+  return true;
+}
+
+/** A URL's key within its site: the Host header as sent, and the path. */
+function urlKeyOf(probe: CacheProbe): string {
+  return `${probe.host}\n${probe.path}`;
 }
 
 /** Sites' http and https entries live apart. */

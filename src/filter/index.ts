@@ -132,6 +132,10 @@ function engineFor(encoding: FilterEncoding): FilterEngine {
 
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 
+const BAD_TARGET: RequestFilterVerdict = {
+  status: 400, subStatus: 0, reason: 'Bad Request', detail: "a request target may not contain '#'",
+};
+
 /**
  * Builds a request filter from a `<requestFiltering>` XML fragment (as in web.config) or a
  * plain object.
@@ -161,6 +165,9 @@ class WasmRequestFilter implements RequestFilter {
     const engine = this.#engine;
     let url = request.url ?? '/';
     if (url.charCodeAt(0) !== 47 && ABSOLUTE_FORM.test(url)) url = url.replace(ABSOLUTE_FORM, '') || '/';
+    // A request target has no fragment (RFC 9112 §3.2); routers that cut at '#' would serve
+    // another path than the one judged here, so a target carrying one is refused.
+    if (url.includes('#')) return { ...BAD_TARGET };
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const query = q < 0 ? '' : url.slice(q + 1);
@@ -174,6 +181,7 @@ class WasmRequestFilter implements RequestFilter {
   }
 
   canonicalPath(url: string): string | null {
+    if (url.includes('#')) return null;
     const q = url.indexOf('?');
     const engine = this.#engine;
     if (engine.canonicalize(q < 0 ? url : url.slice(0, q)) !== 0) return null;

@@ -53,10 +53,11 @@ function refusal(error: HttpError, detail: string | undefined, close = false): A
 }
 
 /**
- * A byte a request target may not carry raw (RFC 9112 §3.2): controls and DEL. Raw bytes above
+ * A byte a request target may not carry raw (RFC 9112 §3.2): controls, DEL, and `#` (a
+ * fragment is never sent; routers that cut at it would see another path than the filter). Raw bytes above
  * 0x7f pass on to request filtering (`allowHighBitCharacters`, 404.12), as HTTP.sys lets them.
  */
-const INVALID_TARGET_BYTE = /[\x00-\x20\x7f]/;
+const INVALID_TARGET_BYTE = /[\x00-\x20#\x7f]/;
 
 /** A Host header value: reg-name or bracketed IP literal, then an optional port (RFC 3986 §3.2.2). */
 const VALID_HOST = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.]+\])(?::\d*)?$/;
@@ -159,13 +160,13 @@ export class Admission {
   }
 
   /** An admitted request is over (response sent, failed, or the client left). */
-  finished(site: SiteConfig, remoteAddress: string): void {
-    this.#ip.finished(site, remoteAddress);
+  finished(site: SiteConfig, remoteAddress: string, headers?: readonly string[]): void {
+    this.#ip.finished(site, remoteAddress, headers);
   }
 
   /** Refused after the IP guard counted the request in: it is over for the guard too. */
   #refuse(site: SiteConfig, request: AdmissionRequest, error: HttpError, detail: string | undefined, close: boolean): AdmissionResult {
-    this.#ip.finished(site, request.remoteAddress);
+    this.#ip.finished(site, request.remoteAddress, request.headers);
     return refusal(error, detail, close);
   }
 
@@ -173,8 +174,12 @@ export class Admission {
     try {
       return this.#engine.prepare(config.section(REQUEST_FILTERING));
     } catch (err) {
-      if (!(err instanceof ConfigError) && !(err instanceof RangeError)) throw err;
-      return { ...HTTP_ERROR.CONFIG_INVALID, detail: err.message, close: false, abort: false };
+      // Whatever the rules could not become, it is this URL's configuration that is wrong:
+      // 500.19 for its requests (an exception here would escape a uWS handler and end the process).
+      if (!(err instanceof ConfigError) && !(err instanceof RangeError)) {
+        console.error('w3core: request filtering rules could not be compiled:', err);
+      }
+      return { ...HTTP_ERROR.CONFIG_INVALID, detail: (err as Error).message, close: false, abort: false };
     }
   }
 }

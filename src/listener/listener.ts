@@ -153,7 +153,7 @@ class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest {
     if (site === undefined) return;
     this.site = undefined;
     // An address nobody read was not counted by the IP guard either.
-    this.listener.finished(site, this.#remote ?? '');
+    this.listener.finished(site, this.#remote ?? '', this.headers);
   }
 
   abort(): void {
@@ -340,7 +340,10 @@ export class Listener {
       pending.admitted(site);
       const hasEntity = declared > 0 || chunked;
       if (cache !== undefined && ResponseCache.eligible(method, headers, hasEntity)) {
-        const probe: CacheProbe = { siteId: site.id, secure: group.secure, path: admitted.path, queryString: query, headers };
+        const probe: CacheProbe = {
+          siteId: site.id, secure: group.secure, host: hostHeader, path: admitted.path, queryString: query, headers,
+          epoch: cache.epoch,
+        };
         const hit = cache.lookup(probe);
         if (hit !== undefined) {
           // Answered here, as HTTP.sys answers from its URI cache: no worker, one cork, and
@@ -471,8 +474,8 @@ export class Listener {
   }
 
   /** @internal An admitted request is over. */
-  finished(site: SiteConfig, remoteAddress: string): void {
-    this.#options.admission.finished(site, remoteAddress);
+  finished(site: SiteConfig, remoteAddress: string, headers?: readonly string[]): void {
+    this.#options.admission.finished(site, remoteAddress, headers);
   }
 
   /** Answers (or drops, for `abort`) a request the admission step refused. */

@@ -124,6 +124,9 @@ export class CachePolicy {
 
   /** `HTTP_CACHE_POLICY` for the kernel cache: until invalidated, or for `seconds`. */
   setKernelCachePolicy(policy: 'none' | 'untilChange' | 'timeToLive', seconds = 0): void {
+    if (policy === 'timeToLive' && !(Number.isFinite(seconds) && seconds > 0)) {
+      throw new RangeError(`timeToLive needs a positive number of seconds, not ${seconds}`);
+    }
     this.kernelPolicy = policy;
     this.secondsToLive = seconds;
   }
@@ -403,6 +406,7 @@ export class HttpContext {
    * already on their way may still be answered from the cache.
    */
   flushKernelCache(url = '/'): void {
+    if (typeof url !== 'string' || url.charCodeAt(0) !== 47) throw new TypeError(`flushKernelCache needs a URL path starting with '/', not ${String(url)}`);
     kernelCacheFlusher?.(this.site.id, url);
   }
 

@@ -308,11 +308,15 @@ function toWire(req: WireRequest, ctx: HttpContext, disconnect: boolean): WireRe
   let head = `${res.status} ${res.statusText}`;
   let server = false;
   let vary: string | undefined;
+  let personal = false;
   for (const [name, value] of res.headerPairs()) {
     const lower = name.toLowerCase();
     if (FRAMING.has(lower)) continue;
     if (lower === 'server') server = true;
     else if (lower === 'vary') vary = value;
+    // Answers for one client never go to the listener's cache (HTTP.sys would keep them: the
+    // known Set-Cookie pitfall; w3core does not).
+    else if (lower === 'set-cookie' || (lower === 'cache-control' && PRIVATE_CACHE_CONTROL.test(value))) personal = true;
     head += `\r\n${name}: ${value}`;
   }
   if (!server) head += '\r\nServer: w3core';
@@ -338,9 +342,12 @@ function toWire(req: WireRequest, ctx: HttpContext, disconnect: boolean): WireRe
     contentLength: noBody && (res.status === 304 || res.status === 204) ? 0 : contentLength,
     disconnect: disconnect || res.needDisconnect,
     kernelCacheDisabled: res.kernelCacheDisabled,
-    cache: body && !noBody ? kernelCachePolicy(ctx, vary) : null,
+    cache: body && !noBody && !personal ? kernelCachePolicy(ctx, vary) : null,
   };
 }
+
+/** `Cache-Control` directives that keep a response out of shared caches. */
+const PRIVATE_CACHE_CONTROL = /(?:^|,)\s*(?:private|no-store|no-cache)\b/i;
 
 /** The extension of the last URL segment, lower-cased with its dot ('' when none). */
 function extensionOf(path: string): string {
@@ -375,6 +382,7 @@ function kernelCachePolicy(ctx: HttpContext, vary: string | undefined): WireCach
       cacheable = true;
       ttlMs = 0;
     } else if (profile.kernelCachePolicy === 'CacheForTimePeriod') {
+      if (profile.durationMs <= 0) return null; // a zero period caches nothing, not forever
       cacheable = true;
       ttlMs = profile.durationMs;
     }
@@ -382,6 +390,9 @@ function kernelCachePolicy(ctx: HttpContext, vary: string | undefined): WireCach
     for (const q of profile.varyByQueryString) if (!varyByQueryString.includes(q)) varyByQueryString.push(q);
   }
   if (!cacheable) return null;
+  // `*` means every header (nothing to key on: not cacheable) or the whole query string.
+  if (varyByHeaders.includes('*')) return null;
+  if (varyByQueryString.includes('*')) varyByQueryString.splice(0, varyByQueryString.length, '*');
   // The response's own Vary header: `*` cannot be cached; names add to the variants.
   if (vary !== undefined) {
     for (const name of vary.split(',')) {

@@ -5,7 +5,8 @@
  * shows the count of the response that filled it.
  */
 import { fileURLToPath } from 'node:url';
-import { utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -88,6 +89,29 @@ describe('kernel-style response cache: what is kept and when', () => {
       const seen = await counts(`${t.url}${path}`, 4);
       expect(distinct(seen), path).toBe(4);
     }
+  });
+
+  it('never keeps an answer that sets a cookie or is marked private', async () => {
+    for (const path of ['/dyn/cookie', '/dyn/private']) {
+      const seen = await counts(`${t.url}${path}`, 4);
+      expect(distinct(seen), path).toBe(4);
+    }
+  });
+
+  it('keys entries by Host: a page reflecting the host name is never served to another one', async () => {
+    const url = `${t.url}/dyn/host`;
+    const host = new URL(t.url).host;
+    const evil = () => new Promise<string>((resolve, reject) => {
+      request(url, { headers: { host: 'evil.example' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => resolve(body));
+      }).on('error', reject).end();
+    });
+    await evil();
+    await evil();
+    expect(await evil()).toContain('host=evil.example');
+    const res = await get(url);
+    expect(res.body).toContain(`host=${host}`);
   });
 
   it('does not answer from the cache for a query string, Authorization, Range or a conditional request', async () => {
@@ -193,6 +217,24 @@ describe('kernel-style response cache: what is kept and when', () => {
       body = (await get(url)).body;
     }
     expect(body).toBe('<p>version 2, longer</p>');
+  });
+
+  it('notices a swapped symlink (an atomic deployment) within a second', async () => {
+    mkdirSync(join(t.root, 'v1'));
+    mkdirSync(join(t.root, 'v2'));
+    writeFileSync(join(t.root, 'v1', 'app.html'), 'release 1');
+    writeFileSync(join(t.root, 'v2', 'app.html'), 'release 2, new');
+    symlinkSync('v1', join(t.root, 'current'));
+    const url = `${t.url}/current/app.html`;
+    for (let i = 0; i < 3; i++) expect((await get(url)).body).toBe('release 1');
+    symlinkSync('v2', join(t.root, 'current.next'));
+    renameSync(join(t.root, 'current.next'), join(t.root, 'current'));
+    let body = '';
+    for (let i = 0; i < 60 && body !== 'release 2, new'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      body = (await get(url)).body;
+    }
+    expect(body).toBe('release 2, new');
   });
 
   it('drops an entry when a module calls flushKernelCache', async () => {

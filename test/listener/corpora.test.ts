@@ -143,7 +143,6 @@ const KNOWN_EXCEPTIONS: Readonly<Record<string, string>> = {
   'uri.md:55': UWS_TARGET_FORM,
   'uri.md:78': UWS_TARGET_FORM,
   'uri.md:128': UWS_TARGET_FORM,
-  'uri.md:151': 'w3core choice (IIS-compatible; lead to decide): uWS passes raw non-ASCII bytes of the request target through, and like HTTP.sys the listener lets them reach request filtering (allowHighBitCharacters, default true), so the request is processed (404); Apache strict refuses them with 400 (RFC 9112 §3.2)',
   'uri.md:191': UWS_TARGET_FORM,
   'uri.md:225': UWS_TARGET_FORM,
   'uri.md:248': uwsWaits('SP inside the request target'),
