@@ -11,7 +11,7 @@
 // `canonicalize` produced.
 
 import { canonLen, canonPtr, doubleEscaped, pathHighBit } from './canonical';
-import { ARENA, ARENA_CAP, DOT, HEADERS, HEADER_ENTRY, HEADER_MAX, IN, IN_CAP, SCRATCH } from './layout';
+import { ARENA, ARENA_CAP, DOT, HEADERS, HEADER_ENTRY, HEADER_MAX, IN, IN_CAP, SCRATCH, URL_CAP } from './layout';
 import {
   F_ALLOW_DOUBLE_ESCAPING, F_ALLOW_HIGH_BIT, F_EXTENSIONS_ALLOW_UNLISTED, F_NEEDS_EXTENSION,
   F_UNESCAPE_QUERY, F_VERBS_ALLOW_UNLISTED, RULE_DENY_UNESCAPED_PERCENT, RULE_SCAN_ALL_RAW,
@@ -73,6 +73,10 @@ export function check(t: usize, pathLen: i32, queryLen: i32, methodLen: i32, hea
   if (load<u32>(t + T_MAGIC) != TABLE_MAGIC || load<u32>(t + T_GENERATION) != generation) return 500000;
   if (pathLen < 0 || queryLen < 0 || methodLen < 0 || headerCount < 0) return 500000;
   if (<i64>pathLen + <i64>queryLen + <i64>methodLen > <i64>IN_CAP) return 500000;
+  // The unescaped query and the canonical path are written to URL_CAP-sized areas: longer
+  // inputs than that are refused here, whatever maxUrl/maxQueryString allow.
+  if (pathLen > URL_CAP) return 404014;
+  if (queryLen > URL_CAP) return 404015;
   if (headerCount > HEADER_MAX) return 431000;
   for (let i = 0; i < headerCount; i++) {
     const h = HEADERS + <usize>(i * HEADER_ENTRY);

@@ -95,7 +95,33 @@ class Generation {
   served = 0;
   draining = false;
   destroying = false;
+  /** The shutdown in progress or done, once {@link ApplicationPool} retires this generation. */
+  retired: Promise<void> | undefined;
   #drained: (() => void) | undefined;
+  #giveUp: (() => void) | undefined;
+  #giveUpAt = Infinity;
+  #giveUpTimer: NodeJS.Timeout | undefined;
+
+  /** Resolves when nothing is in flight any more, or after `timeoutMs` (which {@link expedite} may shorten). */
+  drainedWithin(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#giveUp = resolve;
+      this.expedite(timeoutMs);
+      void this.drained().then(() => {
+        clearTimeout(this.#giveUpTimer);
+        resolve();
+      });
+    });
+  }
+
+  /** Gives the drain at most `timeoutMs` more. */
+  expedite(timeoutMs: number): void {
+    const at = Date.now() + timeoutMs;
+    if (at >= this.#giveUpAt || !this.#giveUp) return;
+    this.#giveUpAt = at;
+    clearTimeout(this.#giveUpTimer);
+    this.#giveUpTimer = setTimeout(this.#giveUp, timeoutMs);
+  }
 
   constructor(id: number, piscina: Piscina, data: PoolWorkerData) {
     this.id = id;
@@ -186,6 +212,7 @@ export class ApplicationPool {
   #recycles = 0;
   #crashes = 0;
   #recycling: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
   /** A module asked for `FlushKernelCache` (the server points this at its response cache). */
   onCacheFlush: ((siteId: number, url: string) => void) | undefined;
   /** Pool events worth an operator's attention (recycles, crashes, rapid-fail); default: stderr. */
@@ -309,8 +336,18 @@ export class ApplicationPool {
    * `timeoutMs`, by default `shutdownTimeLimit`), StopListening and ApplicationStop run in every
    * worker, then the workers end.
    */
-  async stop(timeoutMs = this.config.shutdownTimeLimitMs): Promise<void> {
-    if (this.#state === 'Stopped' || this.#state === 'Stopping') return;
+  stop(timeoutMs = this.config.shutdownTimeLimitMs): Promise<void> {
+    if (this.#state === 'Stopped') return Promise.resolve();
+    if (this.#stopping) {
+      // Already stopping (e.g. rapid-fail protection): a shorter limit still applies.
+      for (const g of this.#retiring) g.expedite(timeoutMs);
+      return this.#stopping;
+    }
+    this.#stopping = this.#stop(timeoutMs).finally(() => { this.#stopping = undefined; });
+    return this.#stopping;
+  }
+
+  async #stop(timeoutMs: number): Promise<void> {
     this.#state = 'Stopping';
     for (const r of this.#batch) r.fail(503, 'application pool stopping');
     this.#batch = [];
@@ -544,15 +581,24 @@ export class ApplicationPool {
    * `timeoutMs`; then its workers run StopListening/ApplicationStop and end. Requests still in
    * it after that get 503.
    */
-  async #retire(gen: Generation, timeoutMs: number, changedPath?: string): Promise<void> {
-    if (gen.destroying) return;
+  #retire(gen: Generation, timeoutMs: number, changedPath?: string): Promise<void> {
+    // One shutdown per generation: a second caller (a stop during a recycle, rapid-fail) only
+    // shortens the wait. Two concurrent piscina.destroy() calls would let piscina start new
+    // threads that nobody owns.
+    if (gen.retired) {
+      gen.expedite(timeoutMs);
+      return gen.retired;
+    }
+    gen.retired = this.#shutDown(gen, timeoutMs, changedPath);
+    return gen.retired;
+  }
+
+  async #shutDown(gen: Generation, timeoutMs: number, changedPath: string | undefined): Promise<void> {
     gen.draining = true;
     this.#retiring.add(gen);
     if (this.#current === gen) this.#current = undefined;
     const deadline = Date.now() + timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([gen.drained(), new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); })]);
-    clearTimeout(timer);
+    await gen.drainedWithin(timeoutMs);
     gen.destroying = true;
     const workers = gen.piscina.threads.length;
     if (workers > 0) {

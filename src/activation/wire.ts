@@ -1,6 +1,6 @@
 /**
  * The message layout between the listener and the application pool workers. Requests of one
- * event-loop turn travel as one batch task: one `piscina.run` for up to 32 requests, because a
+ * event-loop turn travel as one batch task: one `piscina.run` for up to 64 requests, because a
  * task of its own per request costs 31–40 µs of CPU on this kind of machine
  * (shared/anchors/perf-anchors.md). Bodies travel as transferred ArrayBuffers when large.
  */
@@ -233,9 +233,9 @@ export const HEALTH = {
 
 /**
  * Stopping a pool reaches every worker two ways, because piscina cannot address one worker:
- * a message on the pool's BroadcastChannel (heard by workers whose event loop runs, i.e. those
- * with requests in progress) and one stop task per worker (which wakes a worker parked idle in
- * `Atomics.wait`; an idle worker is the one piscina picks). Each worker runs StopListening and
+ * a message on the generation's BroadcastChannel (heard at once by every worker, also one
+ * busy with requests whose tasks stay open) and one stop task per worker (piscina gives tasks
+ * to the least busy worker, so a worker may get none of them). Each worker runs StopListening and
  * ApplicationStop once and counts itself in `PoolWorkerData.stopped`; a stop task is held until
  * every worker has counted itself, or `timeoutMs` passed.
  */
@@ -257,7 +257,7 @@ export type CacheEvent =
 
 /**
  * Cache events for one worker: its global modules hear `CacheOperation` / `CacheCleanup`.
- * A task (not a message) so a worker parked idle in `Atomics.wait` wakes for it.
+ * A task, so it is ordered with the batches and answered (piscina resolves it when done).
  */
 export interface CacheEventsTask {
   readonly control: 'cache';

@@ -156,6 +156,12 @@ function call(endpoint: string, method: 'GET' | 'POST', path: string, token: str
   } catch {
     return Promise.reject(new AppcmdFailure(APPCMD_EXIT.USAGE, `ERROR ( message:'${endpoint}' is not an endpoint URL (e.g. ${APPCMD_DEFAULT_ENDPOINT}). )`));
   }
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    return Promise.reject(new AppcmdFailure(APPCMD_EXIT.UNAUTHORIZED, 'ERROR ( message:the admin token may only hold printable ASCII characters without spaces. )'));
+  }
+  if (!isLoopback(base.hostname)) {
+    return Promise.reject(new AppcmdFailure(APPCMD_EXIT.USAGE, `ERROR ( message:the admin endpoint listens on loopback only; refusing to send the token to ${base.hostname}. )`));
+  }
   if (base.protocol !== 'http:') {
     return Promise.reject(new AppcmdFailure(APPCMD_EXIT.USAGE, `ERROR ( message:the admin endpoint speaks http only, not ${base.protocol}. )`));
   }
@@ -174,6 +180,11 @@ function call(endpoint: string, method: 'GET' | 'POST', path: string, token: str
     req.on('error', (err) => reject(unreachable(base, err)));
     req.end();
   });
+}
+
+/** The admin endpoint binds 127.0.0.1: the token is never sent anywhere else. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host.startsWith('127.') || host === '[::1]' || host === '::1';
 }
 
 function unreachable(base: URL, err: Error): AppcmdFailure {

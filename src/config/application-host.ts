@@ -99,7 +99,7 @@ export interface AppPoolConfig {
   readonly idleTimeoutMs: number;
   /** `processModel shutdownTimeLimit`: how long a stopping or recycled worker may drain. */
   readonly shutdownTimeLimitMs: number;
-  /** `processModel startupTimeLimit`: a worker not ready by then counts as a crash. */
+  /** `processModel startupTimeLimit` (read and validated; not enforced yet). */
   readonly startupTimeLimitMs: number;
   readonly pingingEnabled: boolean;
   readonly pingIntervalMs: number;

@@ -427,9 +427,9 @@ function errorResponse(req: WireRequest, code: keyof typeof HTTP_ERROR, error: E
  *
  * When every request of the batch finishes synchronously (the common case) the responses go
  * back as the task's result. When some wait on I/O, the finished ones leave at once as
- * messages and the task stays open until the last one is done: while a task is open piscina
- * keeps the worker's event loop running (with no task it parks the thread in a blocking
- * `Atomics.wait`, the cheapest way to wait for the next batch, and I/O would starve).
+ * messages and the task stays open until the last one is done, and the worker tells the pool
+ * the batch is `released` so the next one may come (the pool keeps at most two batches per
+ * worker in hand, counting open ones).
  */
 export default function runBatch(task: BatchTask | StopTask | CacheEventsTask | PingTask): BatchResult | Promise<BatchResult> {
   if ('control' in task) {

@@ -225,6 +225,18 @@ describe('stopping', () => {
   });
 });
 
+describe('stopping during a recycle', () => {
+  it('stops once: no worker thread outlives the pool', async () => {
+    t = await start('>');
+    await wp();
+    const p = pool();
+    await Promise.all([p.recycle(), p.stop()]);
+    expect(p.state).toBe('Stopped');
+    await sleep(300);
+    expect(p.workers).toEqual([]);
+  });
+});
+
 describe('HealthCheck and ThreadCleanup', () => {
   it('fires HealthCheck at each ping and ThreadCleanup after each batch', async () => {
     const log = join(tmpdir(), `w3core-health-${process.pid}.log`);
