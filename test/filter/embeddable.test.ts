@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, createRequestFilter, type RequestFilter } from 'w3core/filter';
+import { ConfigError, createRequestFilter, type RequestFilter, type RequestFilteringOptions } from 'w3core/filter';
 import { expectConfigError } from '../helpers/config-error.js';
 import { rawRequest, type RawReply } from './raw-request.js';
 
@@ -105,19 +105,22 @@ describe('w3core/filter as node:http middleware (XML rules)', () => {
   });
 });
 
+/** The rules of `XML`, as a plain object. */
+const OBJECT_RULES: RequestFilteringOptions = {
+  allowHighBitCharacters: false,
+  verbs: { entries: [{ verb: 'DELETE', allowed: false }] },
+  fileExtensions: { entries: [{ fileExtension: '.cs', allowed: false }] },
+  hiddenSegments: ['private'],
+  denyUrlSequences: ['~'],
+  denyQueryStringSequences: ['<script'],
+  requestLimits: { maxAllowedContentLength: 10, maxUrl: 60, maxQueryString: 30, headerLimits: [{ header: 'X-Token', sizeLimit: 8 }] },
+  filteringRules: [{ name: 'no-bots', scanHeaders: ['User-Agent'], denyStrings: ['EvilBot'] }],
+};
+
 describe('w3core/filter as a Fastify onRequest hook (object rules)', () => {
   let app: FastifyInstance;
   let url = '';
-  const filter: RequestFilter = createRequestFilter({
-    allowHighBitCharacters: false,
-    verbs: { entries: [{ verb: 'DELETE', allowed: false }] },
-    fileExtensions: { entries: [{ fileExtension: '.cs', allowed: false }] },
-    hiddenSegments: ['private'],
-    denyUrlSequences: ['~'],
-    denyQueryStringSequences: ['<script'],
-    requestLimits: { maxAllowedContentLength: 10, maxUrl: 60, maxQueryString: 30, headerLimits: [{ header: 'X-Token', sizeLimit: 8 }] },
-    filteringRules: [{ name: 'no-bots', scanHeaders: ['User-Agent'], denyStrings: ['EvilBot'] }],
-  });
+  const filter: RequestFilter = createRequestFilter(OBJECT_RULES);
 
   beforeAll(async () => {
     app = Fastify();
@@ -142,17 +145,15 @@ describe('w3core/filter as a Fastify onRequest hook (object rules)', () => {
 describe('createRequestFilter', () => {
   it('gives the XML and the object form the same rules', () => {
     const fromXml = createRequestFilter(XML).rules;
-    const fromObject = createRequestFilter({
-      allowHighBitCharacters: false,
-      verbs: { entries: [{ verb: 'DELETE', allowed: false }] },
-      fileExtensions: { entries: [{ fileExtension: '.cs', allowed: false }] },
-      hiddenSegments: ['private'],
-      denyUrlSequences: ['~'],
-      denyQueryStringSequences: ['<script'],
-      requestLimits: { maxAllowedContentLength: 10, maxUrl: 60, maxQueryString: 30, headerLimits: [{ header: 'X-Token', sizeLimit: 8 }] },
-      filteringRules: [{ name: 'no-bots', scanHeaders: ['User-Agent'], denyStrings: ['EvilBot'] }],
-    }).rules;
+    const fromObject = createRequestFilter(OBJECT_RULES).rules;
     expect(fromObject).toEqual(fromXml);
+  });
+
+  it("refuses a request target carrying a fragment ('#'), which routers would cut off", () => {
+    const filter = createRequestFilter(OBJECT_RULES);
+    expect(filter.check({ method: 'GET', url: '/private#/x' })?.status).toBe(400);
+    expect(filter.check({ method: 'GET', url: '/private/x' })).toMatchObject({ status: 404, subStatus: 8 });
+    expect(filter.check({ method: 'GET', url: '/public/x' })).toBeNull();
   });
 
   it('takes schema defaults for what a fragment leaves out', () => {
