@@ -9,7 +9,6 @@ import { nodeAt } from './config/config-node.js';
 import { ConfigError } from './errors.js';
 import { Admission } from './listener/admission.js';
 import { DYNAMIC_IP_SECURITY, IP_SECURITY } from './wasm/ip-security-config.js';
-import { REQUEST_FILTERING } from './wasm/request-filtering.js';
 import { CACHING, SERVER_RUNTIME } from './cache/caching-config.js';
 import { ResponseCache } from './cache/response-cache.js';
 import { Listener, type CompletedRequest, type ListeningBinding } from './listener/listener.js';
@@ -292,7 +291,6 @@ function validateServerLevel(hierarchy: ConfigHierarchy): void {
   // applicationHost.config stops start-up rather than answering 500.19 per request.
   root.section(IP_SECURITY);
   root.section(DYNAMIC_IP_SECURITY);
-  root.section(REQUEST_FILTERING);
   for (const [section, attribute] of [['modules', 'type'], ['globalModules', 'image']] as const) {
     for (const entry of nodeAt(root.root, section)?.entries ?? []) {
       const name = readString(entry, 'name', '');

@@ -49,7 +49,6 @@ export interface WireResponse {
   /** Entity length, also for HEAD (the Content-Length a GET would get). */
   readonly contentLength: number;
   readonly disconnect: boolean;
-  readonly kernelCacheDisabled: boolean;
   /** Set when the kernel-style response cache may keep this response (the worker decided). */
   readonly cache: WireCachePolicy | null;
 }

@@ -40,14 +40,13 @@ interface Entry extends CachedResponse {
   /** Key of its URL in the site's map (host and path). */
   readonly urlKey: string;
   /** The files it depends on, as they were when the response was built. */
-  readonly fileState: WireCachePolicy['files'];
+  readonly files: WireCachePolicy['files'];
   /** When the files were last compared with the disk. */
   checkedAt: number;
   readonly site: SiteEntries;
   readonly path: string;
   readonly variant: string;
   readonly expires: number;
-  readonly files: readonly string[];
   readonly bytes: number;
   /** Second-chance bit: set by a hit, cleared by the eviction sweep. */
   used: boolean;
@@ -209,9 +208,9 @@ export class ResponseCache {
    * so at most once per {@link RECHECK_MS} a hit also compares its files with the disk.
    */
   #stillCurrent(entry: Entry, now: number): boolean {
-    if (entry.fileState.length === 0 || now - entry.checkedAt < RECHECK_MS) return true;
+    if (entry.files.length === 0 || now - entry.checkedAt < RECHECK_MS) return true;
     entry.checkedAt = now;
-    return filesUnchanged(entry.fileState);
+    return filesUnchanged(entry.files);
   }
 
   /** A worker answered an eligible request that missed: keep the response if it qualifies. */
@@ -252,11 +251,10 @@ export class ResponseCache {
     if (old) this.#drop(old);
     // The file may have changed between the worker reading it and now: watch first (after the
     // drops above, which may close a watch), then compare, so no change falls between the two.
-    const files: string[] = [];
-    for (const f of policy.files) files.push(f.path);
-    for (const f of files) this.#watch(f);
-    if (!filesUnchanged(policy.files)) {
-      for (const p of files) this.#unwatch(p, '');
+    const files = policy.files;
+    for (const f of files) this.#watch(f.path);
+    if (!filesUnchanged(files)) {
+      for (const f of files) this.#unwatch(f.path, '');
       return;
     }
     this.#candidates.delete(candidateKey);
@@ -265,12 +263,12 @@ export class ResponseCache {
     const entry: Entry = {
       key, siteId: probe.siteId, urlKey, site, path: probe.path, variant, head: response.head,
       body: Uint8Array.prototype.slice.call(response.body), expires: policy.ttlMs > 0 ? Date.now() + policy.ttlMs : 0,
-      files, fileState: policy.files, checkedAt: Date.now(), bytes, used: false,
+      files, checkedAt: Date.now(), bytes, used: false,
     };
     url.variants.set(variant, entry);
     this.#all.set(key, entry);
     this.#bytes += bytes;
-    for (const f of files) this.#index(f, key);
+    for (const f of files) this.#index(f.path, key);
     this.onOperation?.(CACHE_OPERATION.ADD, probe.siteId, probe.path);
     this.#evict();
   }
@@ -359,7 +357,7 @@ export class ResponseCache {
       url.variants.delete(entry.variant);
       if (url.variants.size === 0) entry.site.delete(entry.urlKey);
     }
-    for (const f of entry.files) this.#unwatch(f, entry.key);
+    for (const f of entry.files) this.#unwatch(f.path, entry.key);
   }
 
   #watch(file: string): void {

@@ -43,33 +43,9 @@ export function mapUrlToPhysical(site: SiteConfig, urlPath: string): MappedPath 
   return { application, virtualDirectory, physicalPath, virtualDirectoryUrl: appPrefix + vdirPrefix || '/' };
 }
 
-const NEEDS_WORK = /[%\\\0]|\/\.\.?(?:\/|$)/;
-
 export type CanonicalPath =
   | { readonly ok: true; readonly path: string }
   | { readonly ok: false; readonly subStatus: number; readonly reason: string };
-
-/**
- * Decodes a raw URL path once and resolves dot segments. Refuses what could escape the
- * virtual directory or smuggle a second decoding: `..` above the root, `%2e%2e`, double
- * escaping (`%25xx`, 404.11), backslashes, NUL bytes, and invalid percent-encoding.
- * The Wasm filter of the HTTP.sys issue replaces this on the listener; the semantics stay.
- */
-export function canonicalizePath(rawPath: string): CanonicalPath {
-  if (rawPath.charCodeAt(0) !== 47) return { ok: false, subStatus: 0, reason: 'the path must start with /' };
-  // Most paths need nothing: no escapes, no dot segments, no backslash, no NUL.
-  if (!NEEDS_WORK.test(rawPath)) return { ok: true, path: rawPath };
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(rawPath);
-  } catch {
-    return { ok: false, subStatus: 0, reason: 'invalid percent-encoding in the path' };
-  }
-  if (/%[0-9a-fA-F]{2}/.test(decoded)) {
-    return { ok: false, subStatus: 11, reason: 'double escape sequence in the path' };
-  }
-  return normalizeDecodedPath(decoded);
-}
 
 /**
  * Resolves dot segments of an already decoded path (as `ctx.mapPath()` receives it) and

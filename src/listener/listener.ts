@@ -130,8 +130,8 @@ class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest {
 
   /** Set when the request was eligible for the response cache and missed it. */
   probe: CacheProbe | undefined = undefined;
-  /** Set once admitted: the admission step hears when this request is over. */
-  site: SiteConfig | undefined = undefined;
+  /** Admitted and not yet over: the admission step hears once when it is. */
+  #admitted = false;
   #remote: string | undefined = undefined;
 
   /**
@@ -143,17 +143,16 @@ class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest {
     return (this.#remote ??= Buffer.from(this.res.getRemoteAddressAsText()).toString('latin1'));
   }
 
-  admitted(site: SiteConfig): void {
-    this.site = site;
+  admitted(): void {
+    this.#admitted = true;
   }
 
   /** The request is over for the admission step (once, whichever way it ended). */
   settle(): void {
-    const site = this.site;
-    if (site === undefined) return;
-    this.site = undefined;
+    if (!this.#admitted) return;
+    this.#admitted = false;
     // An address nobody read was not counted by the IP guard either.
-    this.listener.finished(site, this.#remote ?? '', this.headers);
+    this.listener.finished(this.routedSite!, this.#remote ?? '', this.headers);
   }
 
   abort(): void {
@@ -337,7 +336,7 @@ export class Listener {
         this.refuse(res, pending, admitted.rejection, pending.remoteAddress);
         return;
       }
-      pending.admitted(site);
+      pending.admitted();
       const hasEntity = declared > 0 || chunked;
       if (cache !== undefined && ResponseCache.eligible(method, headers, hasEntity)) {
         const probe: CacheProbe = {

@@ -26,11 +26,12 @@ import { DEFAULT_DOCUMENT } from './default-document-module.js';
 import { DIRECTORY_BROWSE } from './directory-listing-module.js';
 import { HTTP_REDIRECT } from './http-redirection-module.js';
 import { HTTP_PROTOCOL } from './protocol-support-module.js';
-import { HIDDEN_SEGMENTS, STATIC_CONTENT } from './static-file-module.js';
+import { STATIC_CONTENT } from './static-file-module.js';
+import { REQUEST_FILTERING } from '../wasm/request-filtering.js';
 import { CACHING, SERVER_RUNTIME } from '../cache/caching-config.js';
 
 /** Every section reader of the built-in modules, for start-up validation. */
 export const SECTION_READERS: readonly SectionReader<unknown>[] = [
   HANDLERS, ANONYMOUS_AUTHENTICATION, HTTP_ERRORS, DEFAULT_DOCUMENT, DIRECTORY_BROWSE, HTTP_REDIRECT,
-  HTTP_PROTOCOL, HIDDEN_SEGMENTS, STATIC_CONTENT, CACHING, SERVER_RUNTIME,
+  HTTP_PROTOCOL, REQUEST_FILTERING, STATIC_CONTENT, CACHING, SERVER_RUNTIME,
 ];

@@ -6,6 +6,7 @@ import { readBool, readEnum, readRequired, readString, readTimeSpan } from '../c
 import type { SectionReader } from '../config/config-hierarchy.js';
 import type { ConfigNode } from '../config/config-node.js';
 import { mapUrlToPhysical } from '../config/url-mapping.js';
+import { REQUEST_FILTERING, type RequestFilteringRules } from '../wasm/request-filtering.js';
 import { readSmallFile, realpathCached } from './common/file-cache.js';
 import {
   REQUEST_NOTIFICATION, REQUEST_NOTIFICATION_STATUS, type RequestNotificationStatus,
@@ -78,28 +79,23 @@ export const STATIC_CONTENT: SectionReader<StaticContentConfig> = {
   },
 };
 
-/** `security/requestFiltering/hiddenSegments`, as the static handlers need it. */
-export interface HiddenSegmentsConfig {
-  /** Lower-cased segment names (`web.config`, `bin`, …). */
-  readonly segments: ReadonlySet<string>;
-}
-
 /**
- * Reader for the `hiddenSegments` collection of `security/requestFiltering`. RequestFilteringModule
- * enforces it for every request; the static handlers consult it again so that a default document
- * or a directory listing never exposes a hidden name (iis-reference.md §3.6).
+ * The hidden segments of a requestFiltering section, lower-cased: request filtering refuses
+ * them on the listener for every request (404.8); the static handlers consult them again so
+ * that a default document or a directory listing never exposes a hidden name
+ * (iis-reference.md §3.6). One set per section read, not per request.
  */
-export const HIDDEN_SEGMENTS: SectionReader<HiddenSegmentsConfig> = {
-  section: 'security/requestFiltering',
-  read(node: ConfigNode | undefined): HiddenSegmentsConfig {
-    const segments = new Set<string>();
-    for (const entry of node?.children.get('hiddenSegments')?.entries ?? []) {
-      const segment = readString(entry, 'segment', '').toLowerCase();
-      if (segment) segments.add(segment);
-    }
-    return { segments };
-  },
-};
+const hiddenSets = new WeakMap<RequestFilteringRules, ReadonlySet<string>>();
+
+function hiddenSegments(ctx: HttpContext): ReadonlySet<string> {
+  const rules = ctx.getSection(REQUEST_FILTERING);
+  let set = hiddenSets.get(rules);
+  if (set === undefined) {
+    set = new Set(rules.hiddenSegments.segments.map((s) => s.toLowerCase()));
+    hiddenSets.set(rules, set);
+  }
+  return set;
+}
 
 /**
  * Windows opens `web.config.`, `web.config ` and `web.config::$DATA` as `web.config`, so a segment
@@ -122,7 +118,7 @@ function segmentKey(segment: string): string {
  * ```
  */
 export function isHiddenPath(ctx: HttpContext, urlPath: string): boolean {
-  const { segments } = ctx.getSection(HIDDEN_SEGMENTS);
+  const segments = hiddenSegments(ctx);
   if (segments.size === 0) return false;
   for (const segment of urlPath.split('/')) {
     if (segment && segments.has(segmentKey(segment))) return true;

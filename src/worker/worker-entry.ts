@@ -341,7 +341,6 @@ function toWire(req: WireRequest, ctx: HttpContext, disconnect: boolean): WireRe
     chunks: wireChunks,
     contentLength: noBody && (res.status === 304 || res.status === 204) ? 0 : contentLength,
     disconnect: disconnect || res.needDisconnect,
-    kernelCacheDisabled: res.kernelCacheDisabled,
     cache: body && !noBody && !personal ? kernelCachePolicy(ctx, vary) : null,
   };
 }
@@ -418,7 +417,7 @@ function errorResponse(req: WireRequest, code: keyof typeof HTTP_ERROR, error: E
   return {
     id: req.id, status: e.status, subStatus: e.subStatus,
     head: `${e.status} ${e.reason}\r\nContent-Type: text/html; charset=utf-8\r\nServer: w3core`, body, chunks: null,
-    contentLength: Buffer.byteLength(html), disconnect: false, kernelCacheDisabled: true, cache: null,
+    contentLength: Buffer.byteLength(html), disconnect: false, cache: null,
   };
 }
 

@@ -120,15 +120,20 @@ describe('an https site next to an http site', () => {
   });
 });
 
+/** An SNI binding (sslFlags 1) of `host` on `port` with the test CA's certificate for it. */
+function sniBinding(port: number, host: string) {
+  return {
+    bindingInformation: `127.0.0.1:${port}:${host}`, certificateFile: pki.certs[host]!.cert, keyFile: pki.certs[host]!.key, sslFlags: 1,
+  };
+}
+
 describe('SNI: several host names on one port, each with its certificate', () => {
   let server: W3CoreServer;
   let port: number;
 
   beforeAll(async () => {
     port = await freePort();
-    const sni = (host: string) => ({
-      bindingInformation: `127.0.0.1:${port}:${host}`, certificateFile: pki.certs[host]!.cert, keyFile: pki.certs[host]!.key, sslFlags: 1,
-    });
+    const sni = (host: string) => sniBinding(port, host);
     const fallback = pki.certs['default.example']!;
     server = await start(httpsConfig([
       { name: 'Alpha', id: 1, root: siteRoot('Alpha'), bindings: [sni('a.example')] },
@@ -192,9 +197,7 @@ describe('SNI without a binding that has no host name', () => {
 
   beforeAll(async () => {
     port = await freePort();
-    const sni = (host: string) => ({
-      bindingInformation: `127.0.0.1:${port}:${host}`, certificateFile: pki.certs[host]!.cert, keyFile: pki.certs[host]!.key, sslFlags: 1,
-    });
+    const sni = (host: string) => sniBinding(port, host);
     server = await start(httpsConfig([
       { name: 'Beta', id: 2, root: siteRoot('Beta'), bindings: [sni('b.example')] },
       { name: 'Alpha', id: 1, root: siteRoot('Alpha'), bindings: [sni('a.example')] },
