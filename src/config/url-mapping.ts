@@ -27,7 +27,8 @@ export interface MappedPath {
 /**
  * Maps a canonical URL path (decoded, no dot segments) to a physical path. Segments that could
  * leave the virtual directory (`..`, empty after decoding, containing a separator) were refused
- * before this point by {@link canonicalizePath}; this function re-checks as a second line.
+ * before this point by the listener's canonicalisation (Wasm, `src/listener/admission.ts`);
+ * this function re-checks as a second line.
  */
 export function mapUrlToPhysical(site: SiteConfig, urlPath: string): MappedPath | undefined {
   const application = findApplication(site, urlPath);
