@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { AppPoolConfig } from '../config/application-host.js';
+import { ByteRing } from './ring.js';
 import {
-  HEALTH, encodeRequests, type BatchResult, type BatchTask, type CacheEvent, type CacheEventsTask,
+  HEALTH, WITHDRAWN_SLOTS, decodeResponses, encodeRequests, type BatchResult, type ChannelMessage, type BatchTask, type CacheEvent, type CacheEventsTask,
   type ControlMessage, type ExecutingInWorker, type PingTask, type PoolWorkerData, type StopTask, type WireRequest,
   type WireResponse, type WorkerMessage,
 } from './wire.js';
@@ -18,6 +19,8 @@ export interface PoolRequest {
   sentAt: number;
   /** The client went away: a request still queued is dropped instead of sent. */
   readonly aborted: boolean;
+  /** Set by the pool while the request waits in a worker's ring: call it when the client leaves. */
+  withdraw: ((id: number) => void) | undefined;
 }
 
 /**
@@ -78,6 +81,29 @@ export interface ExecutingPoolRequest {
   readonly workerId: number | null;
 }
 
+/** A worker's rings (wire.ts): requests without an entity go this way once it offered them. */
+class Channel {
+  readonly threadId: number;
+  readonly requests: ByteRing;
+  readonly responses: ByteRing;
+  /** Requests sent through this channel and not answered yet. */
+  held = 0;
+  closed = false;
+  readonly #withdrawn: Int32Array;
+
+  constructor(message: ChannelMessage) {
+    this.threadId = message.threadId;
+    this.requests = new ByteRing(message.requests);
+    this.responses = new ByteRing(message.responses);
+    this.#withdrawn = new Int32Array(message.withdrawn);
+  }
+
+  /** The client of request `id` left: if the worker has not taken it yet, it never runs. */
+  readonly withdraw = (id: number): void => {
+    Atomics.store(this.#withdrawn, id % WITHDRAWN_SLOTS, id | 0);
+  };
+}
+
 /**
  * One start of the pool's workers (a w3wp generation): a piscina pool with its own stop
  * channel and health slots. A recycle starts a new one and lets this one drain.
@@ -88,6 +114,8 @@ class Generation {
   readonly data: PoolWorkerData;
   readonly startedAt = Date.now();
   readonly busyBatches = new Set<number>();
+  /** The rings of its workers that have offered them. */
+  readonly channels: Channel[] = [];
   readonly workerStarted = new Map<number, number>();
   /** Per thread id: the heartbeat last seen and when it last moved. */
   readonly beats = new Map<number, { beat: number; since: number }>();
@@ -165,6 +193,8 @@ class Generation {
 interface InFlight {
   readonly request: PoolRequest;
   readonly gen: Generation;
+  /** Sent through this worker's ring (undefined: as a piscina task). */
+  readonly channel: Channel | undefined;
 }
 
 /**
@@ -455,6 +485,7 @@ export class ApplicationPool {
       // An exception here would be uncaught on the listener thread: contain it.
       try {
         if (msg?.w3core === 'response') this.#complete(msg.response);
+        else if (msg?.w3core === 'channel') this.#connect(gen, new Channel(msg));
         else if (msg?.w3core === 'released') this.#release(gen, msg.batch);
         else if (msg?.w3core === 'cache-flush' && typeof msg.url === 'string') this.onCacheFlush?.(msg.siteId, msg.url);
       } catch (err) {
@@ -467,6 +498,10 @@ export class ApplicationPool {
     piscina.on('workerDestroy', (w: { id: number }) => {
       gen.workerStarted.delete(w.id);
       gen.beats.delete(w.id);
+      // piscina emits this while the worker may still be listed: close its channel by id now,
+      // and look again once piscina has let go of it (an ended thread's id reads -1).
+      this.#disconnectDead(gen, w.id);
+      setImmediate(() => this.#disconnectDead(gen));
       // (After its thread ended a worker's id reads -1.)
       if (!gen.destroying) this.#crashed(gen, w.id > 0 ? `worker ${w.id} ended unexpectedly` : 'a worker ended unexpectedly');
     });
@@ -474,6 +509,59 @@ export class ApplicationPool {
     this.#current = gen;
     this.#monitor ??= setInterval(() => this.#watch(), MONITOR_MS).unref();
     return gen;
+  }
+
+  /** A worker offered its rings: requests go that way from now on, responses are read as they come. */
+  #connect(gen: Generation, channel: Channel): void {
+    if (gen.destroying || !gen.piscina.threads.some((w) => w.threadId === channel.threadId)) return;
+    gen.channels.push(channel);
+    void (async () => {
+      while (!channel.closed) {
+        this.#readResponses(channel);
+        if (this.#batch.length > 0) this.#flush();
+        await channel.responses.waitForRecord();
+      }
+    })();
+    if (this.#batch.length > 0) this.#flush();
+  }
+
+  readonly #ringResponse = (response: WireResponse): void => this.#complete(response);
+
+  #readResponses(channel: Channel): void {
+    const ring = channel.responses;
+    for (let at = ring.next(); at >= 0; at = ring.next()) {
+      try {
+        decodeResponses(ring.data, at, ring.length(at), this.#ringResponse);
+      } catch (err) {
+        this.onEvent(`answering from a worker's ring failed: ${(err as Error)?.stack ?? String(err)}`);
+      } finally {
+        ring.release(at);
+      }
+    }
+  }
+
+  /**
+   * Closes the channels of workers that are gone: what they answered before they went is
+   * still delivered, the rest of their requests get 503 rather than a hung connection.
+   */
+  #disconnectDead(gen: Generation, dead?: number | 'all'): void {
+    const live = new Set(dead === 'all' ? [] : gen.piscina.threads.map((w) => w.threadId));
+    for (let i = gen.channels.length - 1; i >= 0; i--) {
+      const channel = gen.channels[i]!;
+      if (live.has(channel.threadId) && channel.threadId !== dead) continue;
+      gen.channels.splice(i, 1);
+      this.#readResponses(channel);
+      channel.closed = true;
+      channel.responses.wake();
+      if (channel.held === 0) continue;
+      for (const [id, f] of this.#inflight) {
+        if (f.channel !== channel) continue;
+        this.#inflight.delete(id);
+        gen.done();
+        f.request.fail(503, 'its worker ended');
+      }
+      channel.held = 0;
+    }
   }
 
   /** A worker died (or was killed as unhealthy): count it, and stop the pool on rapid failure. */
@@ -519,14 +607,18 @@ export class ApplicationPool {
     const gen = this.#current ?? this.#activate();
     if (gen.busyBatches.size >= this.#threads * BATCHES_PER_WORKER) return;
     // Clients that left while their request waited in the queue leave it too.
-    const batch = this.#batch.filter((r) => !r.aborted);
+    let batch = this.#batch.filter((r) => !r.aborted);
     this.#batch = [];
     if (batch.length === 0) return;
+    if (gen.channels.length > 0) {
+      batch = this.#sendByRing(gen, batch);
+      if (batch.length === 0) return;
+    }
     const requests: WireRequest[] = [];
     const transferList: ArrayBuffer[] = [];
     const now = Date.now();
     for (const r of batch) {
-      this.#inflight.set(r.wire.id, { request: r, gen });
+      this.#inflight.set(r.wire.id, { request: r, gen, channel: undefined });
       r.sentAt = now;
       requests.push(r.wire);
       const entity = r.wire.entity;
@@ -564,10 +656,40 @@ export class ApplicationPool {
     );
   }
 
+  /**
+   * Sends the requests without an entity through the ring of the least busy worker that
+   * offered one; returns those left for a piscina task (entities, or no room in the ring).
+   * A worker takes everything waiting in its ring at once, so the ring needs no bound of its
+   * own; a client that leaves while its request waits there withdraws it (`withdraw`).
+   */
+  #sendByRing(gen: Generation, batch: PoolRequest[]): PoolRequest[] {
+    let channel = gen.channels[0]!;
+    for (const c of gen.channels) if (c.held < channel.held) channel = c;
+    const ring: PoolRequest[] = [];
+    const rest: PoolRequest[] = [];
+    for (const r of batch) (r.wire.entity === null ? ring : rest).push(r);
+    if (ring.length === 0) return rest;
+    const { text } = encodeRequests(ring.map((r) => r.wire));
+    const at = channel.requests.reserve(text.length * 2);
+    if (at < 0) return batch;
+    channel.requests.data.write(text, at, 'utf16le');
+    const now = Date.now();
+    for (const r of ring) {
+      this.#inflight.set(r.wire.id, { request: r, gen, channel });
+      r.sentAt = now;
+      r.withdraw = channel.withdraw;
+    }
+    channel.held += ring.length;
+    gen.inflight += ring.length;
+    channel.requests.commit(text.length * 2);
+    return rest;
+  }
+
   #complete(response: WireResponse): void {
     const f = this.#inflight.get(response.id);
     if (!f) return;
     this.#inflight.delete(response.id);
+    if (f.channel !== undefined) f.channel.held--;
     this.#served++;
     this.#lastActivity = Date.now();
     f.gen.done();
@@ -615,6 +737,7 @@ export class ApplicationPool {
       clearTimeout(stopTimer);
     }
     await gen.piscina.destroy();
+    this.#disconnectDead(gen, 'all');
     for (const [id, f] of this.#inflight) {
       if (f.gen !== gen) continue;
       this.#inflight.delete(id);
@@ -712,6 +835,7 @@ export class ApplicationPool {
     for (const [id, f] of this.#inflight) {
       if (f.request.sentAt > deadline) break; // hand-over order: the rest are younger
       this.#inflight.delete(id);
+      if (f.channel !== undefined) f.channel.held--;
       f.gen.done();
       f.request.fail(503, 'the request timed out in its application pool');
     }

@@ -40,8 +40,10 @@ export interface WireResponse {
    * The status line after `HTTP/1.1 ` and the header lines, CRLF-joined, ready for the wire:
    * `200 OK\r\nContent-Type: text/plain\r\nServer: w3core`. Built by the worker from values
    * `HttpResponse` validated (no CR, LF or NUL), so the listener writes it with one call.
+   * From the response ring it is the UTF-8 bytes themselves, a view that is only valid until
+   * the listener returns from `complete` (anything kept longer copies it).
    */
-  readonly head: string;
+  readonly head: string | Uint8Array;
   /** The whole entity when it is in memory (null for HEAD and empty bodies). */
   readonly body: Uint8Array | null;
   /** Set instead of `body` when the entity has file chunks. */
@@ -156,6 +158,131 @@ export function decodeRequests(text: string, entities: readonly (Uint8Array | nu
   return out;
 }
 
+/*
+ * The request and response rings (ring.ts). Once a worker has started it offers the pool one
+ * ring each way (a `channel` message); from then on a batch of requests without an entity
+ * travels as one ring record holding the {@link encodeRequests} text as UTF-16, and the
+ * responses of one worker turn go back as one record of
+ *
+ *   response := id:f64 contentLength:f64 status:u16 subStatus:u16 flags:u32
+ *               headBytes:u32 bodyBytes:u32 extraBytes:u32 head body extra
+ *
+ * little-endian, head as UTF-8, extra the JSON of {chunks, cache} when either is set. No
+ * structured clone, no per-batch task or promise, no message per batch: the listener passes
+ * head and body to uWS as views into the ring. What does not fit (entities, bodies over
+ * {@link RING_BODY_MAX}, chunk lists mixing memory and file chunks, a full ring) takes the
+ * piscina task and message path, which stays complete on its own.
+ */
+
+/** Largest in-memory response body that travels in the response ring. */
+export const RING_BODY_MAX = 64 * 1024;
+/** Request and response ring sizes per worker. */
+export const REQUEST_RING_BYTES = 1024 * 1024;
+export const RESPONSE_RING_BYTES = 4 * 1024 * 1024;
+
+const RESPONSE_FIXED = 36;
+const FLAG_DISCONNECT = 1;
+const FLAG_BODY = 2;
+const FLAG_EXTRA = 4;
+
+/** A worker's rings, offered to its pool once it has started. */
+export interface ChannelMessage {
+  readonly w3core: 'channel';
+  readonly threadId: number;
+  /** Listener → worker. */
+  readonly requests: SharedArrayBuffer;
+  /** Worker → listener. */
+  readonly responses: SharedArrayBuffer;
+  /**
+   * Int32 × {@link WITHDRAWN_SLOTS}: the listener writes the id (low 32 bits) of a request whose
+   * client left at slot `id % WITHDRAWN_SLOTS`; a worker that finds it there when it takes
+   * the request from the ring does not run it, as HTTP.sys drops a queued request whose
+   * connection closed.
+   */
+  readonly withdrawn: SharedArrayBuffer;
+}
+
+export const WITHDRAWN_SLOTS = 1024;
+
+/** Whether `response` can travel in the response ring (else it is sent as a message). */
+export function fitsRing(response: WireResponse): boolean {
+  if (response.body !== null && response.body.byteLength > RING_BODY_MAX) return false;
+  if (response.chunks === null) return true;
+  for (const c of response.chunks) if (c instanceof Uint8Array) return false;
+  return true;
+}
+
+/** Upper bound of the bytes {@link encodeResponse} writes for `response` with `extra`. */
+export function responseBound(response: WireResponse, extra: string): number {
+  return RESPONSE_FIXED + response.head.length * 3 + (response.body?.byteLength ?? 0) + extra.length * 3;
+}
+
+/** The `extra` JSON of a response ('' when it has neither file chunks nor a cache policy). */
+export function responseExtra(response: WireResponse): string {
+  return response.chunks === null && response.cache === null ? '' : JSON.stringify({ chunks: response.chunks, cache: response.cache });
+}
+
+/** Writes one response at `at` in `out`; returns where the next one goes (worker). */
+export function encodeResponse(out: Buffer, at: number, response: WireResponse, extra: string): number {
+  const head = typeof response.head === 'string' ? out.write(response.head, at + RESPONSE_FIXED, 'utf8') : copyInto(out, response.head, at + RESPONSE_FIXED);
+  let end = at + RESPONSE_FIXED + head;
+  const body = response.body === null ? 0 : copyInto(out, response.body, end);
+  end += body;
+  const extraBytes = extra === '' ? 0 : out.write(extra, end, 'utf8');
+  end += extraBytes;
+  out.writeDoubleLE(response.id, at);
+  out.writeDoubleLE(response.contentLength, at + 8);
+  out.writeUInt16LE(response.status, at + 16);
+  out.writeUInt16LE(response.subStatus, at + 18);
+  out.writeUInt32LE((response.disconnect ? FLAG_DISCONNECT : 0) | (response.body !== null ? FLAG_BODY : 0) | (extraBytes > 0 ? FLAG_EXTRA : 0), at + 20);
+  out.writeUInt32LE(head, at + 24);
+  out.writeUInt32LE(body, at + 28);
+  out.writeUInt32LE(extraBytes, at + 32);
+  return end;
+}
+
+function copyInto(out: Buffer, bytes: Uint8Array, at: number): number {
+  out.set(bytes, at);
+  return bytes.byteLength;
+}
+
+/**
+ * Reads the responses of one ring record (listener). Head and body are views into the ring
+ * unless the response streams file chunks (its head is used after the record is released,
+ * so it is copied).
+ */
+export function decodeResponses(data: Buffer, at: number, length: number, each: (response: WireResponse) => void): void {
+  const end = at + length;
+  while (at < end) {
+    const flags = data.readUInt32LE(at + 20);
+    const headBytes = data.readUInt32LE(at + 24);
+    const bodyBytes = data.readUInt32LE(at + 28);
+    const extraBytes = data.readUInt32LE(at + 32);
+    const headAt = at + RESPONSE_FIXED;
+    const bodyAt = headAt + headBytes;
+    const extraAt = bodyAt + bodyBytes;
+    let chunks: WireChunk[] | null = null;
+    let cache: WireCachePolicy | null = null;
+    if ((flags & FLAG_EXTRA) !== 0) {
+      const extra = JSON.parse(data.toString('utf8', extraAt, extraAt + extraBytes)) as { chunks: WireFileChunk[] | null; cache: WireCachePolicy | null };
+      chunks = extra.chunks;
+      cache = extra.cache;
+    }
+    each({
+      id: data.readDoubleLE(at),
+      status: data.readUInt16LE(at + 16),
+      subStatus: data.readUInt16LE(at + 18),
+      head: chunks === null ? data.subarray(headAt, bodyAt) : data.toString('utf8', headAt, bodyAt),
+      body: (flags & FLAG_BODY) !== 0 ? data.subarray(bodyAt, extraAt) : null,
+      chunks,
+      contentLength: data.readDoubleLE(at + 8),
+      disconnect: (flags & FLAG_DISCONNECT) !== 0,
+      cache,
+    });
+    at = extraAt + extraBytes;
+  }
+}
+
 export interface BatchResult {
   /** Responses that completed while the batch ran. */
   readonly responses: WireResponse[];
@@ -202,7 +329,7 @@ export interface ExecutingMessage {
   readonly items: readonly ExecutingInWorker[];
 }
 
-export type WorkerMessage = LateResponseMessage | BatchReleasedMessage | CacheFlushMessage | ExecutingMessage;
+export type WorkerMessage = LateResponseMessage | BatchReleasedMessage | CacheFlushMessage | ExecutingMessage | ChannelMessage;
 
 /** Messages on a generation's BroadcastChannel (heard by workers whose event loop runs). */
 export type ControlMessage =

@@ -259,9 +259,11 @@ export class ResponseCache {
     }
     this.#candidates.delete(candidateKey);
     site.set(urlKey, url);
-    // The body arrived as a view into the batch's buffer: keep a copy of its own bytes.
+    // Head and body may be views into a worker's response ring or a batch's buffer: keep
+    // copies of their own.
+    const head = typeof response.head === 'string' ? response.head : Buffer.from(response.head).toString('utf8');
     const entry: Entry = {
-      key, siteId: probe.siteId, urlKey, site, path: probe.path, variant, head: response.head,
+      key, siteId: probe.siteId, urlKey, site, path: probe.path, variant, head,
       body: Uint8Array.prototype.slice.call(response.body), expires: policy.ttlMs > 0 ? Date.now() + policy.ttlMs : 0,
       files, checkedAt: Date.now(), bytes, used: false,
     };

@@ -117,6 +117,7 @@ class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest {
   poolName = '';
   entityLength = 0;
   onAbort: (() => void) | undefined = undefined;
+  withdraw: ((id: number) => void) | undefined = undefined;
   wire!: WireRequest;
   readonly res: UwsResponse;
   readonly method: string;
@@ -158,6 +159,7 @@ class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest {
   abort(): void {
     this.aborted = true;
     this.settle();
+    this.withdraw?.(this.wire.id);
     this.onAbort?.();
   }
 

@@ -11,9 +11,10 @@ import { ConfigHierarchy, type EffectiveConfig } from '../config/config-hierarch
 import { nodeAt } from '../config/config-node.js';
 import { findApplication, mapUrlToPhysical, normalizeDecodedPath } from '../config/url-mapping.js';
 import { ConfigError, HTTP_ERROR, errorPage, isLocalAddress } from '../errors.js';
-import { HEALTH, decodeRequests } from '../activation/wire.js';
+import { HEALTH, REQUEST_RING_BYTES, WITHDRAWN_SLOTS, RESPONSE_RING_BYTES, decodeRequests, encodeResponse, fitsRing, responseBound, responseExtra } from '../activation/wire.js';
+import { ByteRing } from '../activation/ring.js';
 import type {
-  BatchReleasedMessage, BatchResult, BatchTask, CacheEventsTask, CacheFlushMessage, ControlMessage, ExecutingInWorker, ExecutingMessage, PingTask, LateResponseMessage, PoolWorkerData, StopTask, WireCachePolicy, WireChunk, WireRequest, WireResponse,
+  BatchReleasedMessage, BatchResult, BatchTask, CacheEventsTask, CacheFlushMessage, ChannelMessage, ControlMessage, ExecutingInWorker, ExecutingMessage, PingTask, LateResponseMessage, PoolWorkerData, StopTask, WireCachePolicy, WireChunk, WireRequest, WireResponse,
 } from '../activation/wire.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import { PipelineEngine } from '../pipeline/engine.js';
@@ -453,6 +454,10 @@ export default function runBatch(task: BatchTask | StopTask | CacheEventsTask | 
 /** A batch task is over: the heartbeat moves, and ThreadCleanup runs for modules that want it. */
 function taskDone(): void {
   Atomics.sub(health, slot + HEALTH.OPEN_TASKS, 1);
+  batchDone();
+}
+
+function batchDone(): void {
   beat();
   if (threadCleanup.length > 0) {
     for (const engine of threadCleanup) void engine.fireGlobal(GLOBAL_NOTIFICATION.THREAD_CLEANUP, { threadId });
@@ -520,6 +525,118 @@ function runRequests(task: BatchTask): BatchResult | Promise<BatchResult> {
     });
   });
 }
+
+/*
+ * The rings (wire.ts, ring.ts): the pool's fast lane. Requests arrive as ring records, with no
+ * task; the responses of one turn leave as one record. While any ring request is unanswered
+ * the worker counts one open task in its health slot, so a worker stuck in a module is still
+ * seen by the pool's pings.
+ */
+const requestRing = ByteRing.allocate(REQUEST_RING_BYTES);
+/** Requests whose client left while they waited in the ring (see ChannelMessage.withdrawn). */
+const withdrawn = new Int32Array(new SharedArrayBuffer(4 * WITHDRAWN_SLOTS));
+const responseRing = ByteRing.allocate(RESPONSE_RING_BYTES);
+/** Most request records taken in one turn before the event loop gets a turn of its own. */
+const RECORDS_PER_TURN = 16;
+const NO_ENTITIES: (Uint8Array | null)[] = [];
+let outbox: WireResponse[] = [];
+let outboxScheduled = false;
+let ringHeld = 0;
+let ringTurn = false;
+
+function deliverFromRing(response: WireResponse): void {
+  outbox.push(response);
+  if (--ringHeld === 0) Atomics.sub(health, slot + HEALTH.OPEN_TASKS, 1);
+  if (!ringTurn && !outboxScheduled) {
+    outboxScheduled = true;
+    setImmediate(flushOutbox);
+  }
+}
+
+/** Sends the answered ring requests: as one record when they fit, the rest as messages. */
+function flushOutbox(): void {
+  outboxScheduled = false;
+  const list = outbox;
+  outbox = [];
+  const extras: string[] = [];
+  let bound = 0;
+  let count = 0;
+  for (const response of list) {
+    if (!fitsRing(response)) {
+      extras.push('');
+      continue;
+    }
+    const extra = responseExtra(response);
+    extras.push(extra);
+    bound += responseBound(response, extra);
+    count++;
+  }
+  const room = Math.min(bound, responseRing.maxRecord);
+  let at = count > 0 ? responseRing.reserve(room) : -1;
+  const start = at;
+  for (let i = 0; i < list.length; i++) {
+    const response = list[i]!;
+    if (at >= 0 && fitsRing(response) && at - start + responseBound(response, extras[i]!) <= room) {
+      at = encodeResponse(responseRing.data, at, response, extras[i]!);
+    } else {
+      parentPort!.postMessage({ w3core: 'response', response: packBodies([response])[0]! } satisfies LateResponseMessage);
+    }
+  }
+  if (start >= 0) responseRing.commit(at - start);
+}
+
+async function serveRing(): Promise<void> {
+  for (;;) {
+    let at = requestRing.next();
+    if (at < 0) {
+      await requestRing.waitForRecord();
+      continue;
+    }
+    ringTurn = true;
+    try {
+      for (let records = 0; at >= 0 && records < RECORDS_PER_TURN; records++, at = requestRing.next()) {
+        const text = requestRing.data.toString('utf16le', at, at + requestRing.length(at));
+        requestRing.release(at);
+        const requests = decodeRequests(text, NO_ENTITIES);
+        if (ringHeld === 0 && requests.length > 0) Atomics.add(health, slot + HEALTH.OPEN_TASKS, 1);
+        ringHeld += requests.length;
+        for (const req of requests) {
+          if (Atomics.load(withdrawn, req.id % WITHDRAWN_SLOTS) === (req.id | 0)) {
+            deliverFromRing(withdrawnResponse(req));
+            continue;
+          }
+          try {
+            handle(req, deliverFromRing);
+          } catch (err) {
+            executing.delete(req.id);
+            deliverFromRing(errorResponse(req, 'MODULE_ERROR', err as Error));
+          }
+        }
+      }
+    } catch (err) {
+      console.error('w3core: a request batch could not be read:', err);
+    } finally {
+      ringTurn = false;
+    }
+    flushOutbox();
+    batchDone();
+    // More records waiting: let timers, I/O and control tasks have a turn first.
+    if (requestRing.next() >= 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The answer for a request that never ran: its client is gone, so nobody reads it. */
+function withdrawnResponse(req: WireRequest): WireResponse {
+  return {
+    id: req.id, status: 503, subStatus: 0, head: '503 Service Unavailable', body: null, chunks: null, contentLength: 0,
+    disconnect: true, cache: null,
+  };
+}
+
+parentPort!.postMessage({
+  w3core: 'channel', threadId, requests: requestRing.sab, responses: responseRing.sab, withdrawn: withdrawn.buffer as SharedArrayBuffer,
+} satisfies ChannelMessage);
+void serveRing();
 
 const OPERATION_NAMES = ['RETRIEVE', 'ADD', 'DELETE', 'FLUSH_PREFIX', 'ENUM'] as const;
 
