@@ -4,7 +4,7 @@ import { Piscina } from 'piscina';
 import type { AppPoolConfig } from '../config/application-host.js';
 import { ByteRing } from './ring.js';
 import {
-  HEALTH, WITHDRAWN_SLOTS, decodeResponses, encodeRequests, type BatchResult, type ChannelMessage, type BatchTask, type CacheEvent, type CacheEventsTask,
+  HEALTH, WITHDRAWN_SLOTS, decodeResponses, encodeRequests, requestsBound, type BatchResult, type ChannelMessage, type BatchTask, type CacheEvent, type CacheEventsTask,
   type ControlMessage, type ExecutingInWorker, type PingTask, type PoolWorkerData, type StopTask, type WireRequest,
   type WireResponse, type WorkerMessage,
 } from './wire.js';
@@ -629,7 +629,10 @@ export class ApplicationPool {
     gen.inflight += batch.length;
     const batchId = this.#nextBatch++;
     gen.busyBatches.add(batchId);
-    const task: BatchTask = { batch: batchId, ...encodeRequests(requests) };
+    const bytes = Buffer.allocUnsafeSlow(requestsBound(requests));
+    encodeRequests(bytes, 0, requests);
+    transferList.push(bytes.buffer as ArrayBuffer);
+    const task: BatchTask = { batch: batchId, bytes, entities: requests.map((r) => r.entity) };
     gen.piscina.run(task, { transferList }).then(
       (result: BatchResult) => {
         try {
@@ -669,10 +672,10 @@ export class ApplicationPool {
     const rest: PoolRequest[] = [];
     for (const r of batch) (r.wire.entity === null ? ring : rest).push(r);
     if (ring.length === 0) return rest;
-    const { text } = encodeRequests(ring.map((r) => r.wire));
-    const at = channel.requests.reserve(text.length * 2);
+    const wires = ring.map((r) => r.wire);
+    const at = channel.requests.reserve(requestsBound(wires));
     if (at < 0) return batch;
-    channel.requests.data.write(text, at, 'utf16le');
+    const length = encodeRequests(channel.requests.data, at, wires);
     const now = Date.now();
     for (const r of ring) {
       this.#inflight.set(r.wire.id, { request: r, gen, channel });
@@ -681,7 +684,7 @@ export class ApplicationPool {
     }
     channel.held += ring.length;
     gen.inflight += ring.length;
-    channel.requests.commit(text.length * 2);
+    channel.requests.commit(length);
     return rest;
   }
 

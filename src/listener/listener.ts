@@ -97,11 +97,11 @@ function collectHeader(name: string, value: string): void {
 }
 
 /**
- * One request between the listener and its pool: what the pool needs (`wire`), and how the
- * answer goes back to the uWS response. A class, so the hot path allocates one object per
- * request instead of a record and two closures.
+ * One request between the listener and its pool: what the pool needs (it is its own
+ * `WireRequest`), and how the answer goes back to the uWS response. A class, so the hot path
+ * allocates one object per request instead of a record, a wire copy and two closures.
  */
-class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest {
+class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest, WireRequest {
   aborted = false;
   // What the admission step reads (AdmissionRequest), set by the handler.
   rawPath = '';
@@ -118,7 +118,17 @@ class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest {
   entityLength = 0;
   onAbort: (() => void) | undefined = undefined;
   withdraw: ((id: number) => void) | undefined = undefined;
-  wire!: WireRequest;
+  // The request as the pool's workers see it (WireRequest), set once it is routed.
+  id = 0;
+  siteId = 0;
+  rawUrl = '';
+  path = '';
+  readonly httpVersion = '1.1';
+  readonly remotePort = 0;
+  localAddress = '';
+  localPort = 0;
+  secure = false;
+  entity: Uint8Array | null = null;
   readonly res: UwsResponse;
   readonly method: string;
   readonly listener: Listener;
@@ -142,6 +152,15 @@ class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest {
    */
   get remoteAddress(): string {
     return (this.#remote ??= Buffer.from(this.res.getRemoteAddressAsText()).toString('latin1'));
+  }
+
+  /** Reads the client address while the socket is still there (the pool reads it later). */
+  captureRemoteAddress(): void {
+    this.#remote ??= Buffer.from(this.res.getRemoteAddressAsText()).toString('latin1');
+  }
+
+  get wire(): WireRequest {
+    return this;
   }
 
   admitted(): void {
@@ -364,22 +383,15 @@ export class Listener {
       let pool = poolOfApp.get(app);
       if (pool === undefined) poolOfApp.set(app, (pool = pools.get(app.applicationPool.toLowerCase())!));
       pending.poolName = pool.name;
-      pending.wire = {
-        id: nextRequestId++,
-        siteId: site.id,
-        method,
-        rawUrl: query ? `${path}?${query}` : path,
-        path: admitted.path,
-        queryString: query,
-        httpVersion: '1.1',
-        headers,
-        remoteAddress: pending.remoteAddress,
-        remotePort: 0,
-        localAddress,
-        localPort: group.boundPort,
-        secure: group.secure,
-        entity: null,
-      };
+      pending.id = nextRequestId++;
+      pending.siteId = site.id;
+      pending.rawUrl = query ? `${path}?${query}` : path;
+      pending.path = admitted.path;
+      // Read now: the socket is only there until the response ends or the client leaves.
+      pending.captureRemoteAddress();
+      pending.localAddress = localAddress;
+      pending.localPort = group.boundPort;
+      pending.secure = group.secure;
       if (hasEntity) this.#readEntity(res, pending, declared, chunked, admitted.entityLimit, pool);
       else pool.dispatch(pending);
     });
@@ -428,7 +440,7 @@ export class Listener {
           entity = Buffer.allocUnsafeSlow(length);
           buffer.copy(entity, 0, 0, length);
         }
-        pending.wire = { ...pending.wire, entity: new Uint8Array(entity.buffer, entity.byteOffset, length) };
+        pending.entity = new Uint8Array(entity.buffer, entity.byteOffset, length);
         pool.dispatch(pending);
       }
     });
@@ -449,8 +461,7 @@ export class Listener {
     const observer = this.onRequestCompleted;
     if (observer === undefined) return;
     let headerBytes = pending.method.length + 12;
-    const headers = pending.wire?.headers;
-    if (headers) for (const h of headers) headerBytes += h.length + 2;
+    for (const h of pending.headers) headerBytes += h.length + 2;
     try {
       observer({
         siteId: pending.routedSite?.id ?? 0,

@@ -86,6 +86,16 @@ export class HttpRequest {
   }
 }
 
+/** Header names already checked against RFC 9110's token grammar (modules set the same few names). */
+const TOKENS = new Set<string>();
+
+function isToken(name: string): boolean {
+  if (TOKENS.has(name)) return true;
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return false;
+  if (TOKENS.size < 1024) TOKENS.add(name);
+  return true;
+}
+
 interface HeaderEntry {
   name: string;
   values: string[];
@@ -200,7 +210,7 @@ export class HttpResponse {
   setHeader(name: string, value: string | number, replace = true): void {
     const v = String(value);
     // RFC 9110 §5.5: a field value is visible characters, SP and HTAB (obs-text passes).
-    if (/[\0-\x08\x0a-\x1f\x7f]/.test(v) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+    if (/[\0-\x08\x0a-\x1f\x7f]/.test(v) || !isToken(name)) {
       throw new TypeError(`invalid response header ${JSON.stringify(name)}`);
     }
     const key = name.toLowerCase();
@@ -219,6 +229,14 @@ export class HttpResponse {
 
   clearHeaders(): void {
     this.#headers.clear();
+  }
+
+  /**
+   * The headers by lower-cased name, in insertion order, each with the name as set and its
+   * values (what the worker joins into the response head without a pair per header).
+   */
+  headerEntries(): IterableIterator<[string, { readonly name: string; readonly values: readonly string[] }]> {
+    return this.#headers.entries();
   }
 
   /** Header name/value pairs in insertion order; repeated `Set-Cookie` values stay separate. */

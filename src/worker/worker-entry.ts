@@ -310,14 +310,19 @@ function toWire(req: WireRequest, ctx: HttpContext, disconnect: boolean): WireRe
   let server = false;
   let vary: string | undefined;
   let personal = false;
-  for (const [name, value] of res.headerPairs()) {
-    const lower = name.toLowerCase();
+  for (const [lower, { name, values }] of res.headerEntries()) {
     if (FRAMING.has(lower)) continue;
+    if (lower === 'set-cookie') {
+      // Answers for one client never go to the listener's cache (HTTP.sys would keep them: the
+      // known Set-Cookie pitfall; w3core does not). Each cookie keeps its own line.
+      personal = true;
+      for (const v of values) head += `\r\n${name}: ${v}`;
+      continue;
+    }
+    const value = values.length === 1 ? values[0]! : values.join(', ');
     if (lower === 'server') server = true;
     else if (lower === 'vary') vary = value;
-    // Answers for one client never go to the listener's cache (HTTP.sys would keep them: the
-    // known Set-Cookie pitfall; w3core does not).
-    else if (lower === 'set-cookie' || (lower === 'cache-control' && PRIVATE_CACHE_CONTROL.test(value))) personal = true;
+    else if (lower === 'cache-control' && PRIVATE_CACHE_CONTROL.test(value)) personal = true;
     head += `\r\n${name}: ${value}`;
   }
   if (!server) head += '\r\nServer: w3core';
@@ -499,7 +504,8 @@ function runRequests(task: BatchTask): BatchResult | Promise<BatchResult> {
       if (outstanding === 0) finish?.();
     }
   };
-  const requests = decodeRequests(task.text, task.entities);
+  const bytes = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
+  const requests = decodeRequests(bytes, 0, bytes.byteLength, task.entities);
   let outstanding = requests.length;
   for (const req of requests) {
     try {
@@ -595,9 +601,12 @@ async function serveRing(): Promise<void> {
     ringTurn = true;
     try {
       for (let records = 0; at >= 0 && records < RECORDS_PER_TURN; records++, at = requestRing.next()) {
-        const text = requestRing.data.toString('utf16le', at, at + requestRing.length(at));
-        requestRing.release(at);
-        const requests = decodeRequests(text, NO_ENTITIES);
+        let requests: WireRequest[];
+        try {
+          requests = decodeRequests(requestRing.data, at, requestRing.length(at), NO_ENTITIES);
+        } finally {
+          requestRing.release(at);
+        }
         if (ringHeld === 0 && requests.length > 0) Atomics.add(health, slot + HEALTH.OPEN_TASKS, 1);
         ringHeld += requests.length;
         for (const req of requests) {

@@ -3,7 +3,16 @@
  * a URL or a header must come out field for field, never read as framing.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeRequests, encodeRequests, type WireRequest } from '../../dist/activation/wire.js';
+import { decodeRequests, encodeRequests, requestsBound, type WireRequest } from '../../dist/activation/wire.js';
+
+/** Encodes into a buffer of exactly the announced size, at an offset, as the ring does. */
+function encode(requests: readonly WireRequest[]): { bytes: Buffer; at: number; length: number } {
+  const at = 12;
+  const bytes = Buffer.alloc(at + requestsBound(requests));
+  const length = encodeRequests(bytes, at, requests);
+  expect(length).toBe(requestsBound(requests));
+  return { bytes, at, length };
+}
 
 function request(overrides: Partial<WireRequest>): WireRequest {
   return {
@@ -20,17 +29,27 @@ describe('request batch encoding', () => {
       request({ method: 'POST', headers: ['x-a', '12:34;', 'x-empty', '', 'cookie', 'a=1; b=2'], entity: new Uint8Array([1, 2, 3]) }),
       request({ rawUrl: '/caf\u00e9/\u{1F600}', path: '/caf\u00e9/\u{1F600}', remoteAddress: '::ffff:127.0.0.2', localPort: 65535 }),
     ];
-    const { text, entities } = encodeRequests(requests);
-    expect(decodeRequests(text, entities)).toEqual(requests);
+    const { bytes, at, length } = encode(requests);
+    expect(decodeRequests(bytes, at, length, requests.map((r) => r.entity))).toEqual(requests);
   });
 
   it('encodes an empty batch as nothing', () => {
-    const { text, entities } = encodeRequests([]);
-    expect(text).toBe('');
-    expect(decodeRequests(text, entities)).toEqual([]);
+    const { bytes, at, length } = encode([]);
+    expect(length).toBe(4);
+    expect(decodeRequests(bytes, at, length, [])).toEqual([]);
   });
 
   it('refuses a malformed batch instead of reading past it', () => {
-    expect(() => decodeRequests('12;x:oops', [])).toThrow(/malformed request batch/);
+    const { bytes, at, length } = encode([request({ headers: ['x-a', 'b'] })]);
+    // Cut short: the table says more text than there is.
+    expect(() => decodeRequests(bytes, at, length - 2, [])).toThrow(/malformed request batch/);
+    // A string count that leaves a header name without its value.
+    const odd = Buffer.from(bytes);
+    odd.writeUInt32LE(8, at + 4 + 24);
+    expect(() => decodeRequests(odd, at, length, [])).toThrow(/malformed request batch/);
+    // More requests announced than the record holds.
+    const many = Buffer.from(bytes);
+    many.writeUInt32LE(1000, at);
+    expect(() => decodeRequests(many, at, length, [])).toThrow(/malformed request batch/);
   });
 });
