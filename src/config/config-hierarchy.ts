@@ -60,6 +60,7 @@ interface EffectiveEntry {
   result: EffectiveConfig | ConfigError;
 }
 
+/** Effective configurations remembered per site; past this the oldest goes. */
 const MAX_ENTRIES = 4096;
 /** web.config paths remembered (present or absent); probes beyond this evict the oldest. */
 const MAX_WEB_CONFIG_PROBES = 16384;
@@ -77,7 +78,8 @@ export class ConfigHierarchy {
   readonly revalidateMs: number;
   readonly #appHostRoot: ConfigNode;
   readonly #webConfigs = new Map<string, WebConfigEntry>();
-  readonly #effective = new Map<string, EffectiveEntry>();
+  /** By site id, then URL path (no key string to build per lookup). */
+  readonly #effective = new Map<number, Map<string, EffectiveEntry>>();
   /** Called when a web.config change is noticed (GL_CONFIGURATION_CHANGE), with the URL and site it was noticed for. */
   onChange: ((path: string, site: SiteConfig) => void) | undefined;
   /** Goes up whenever a change is noticed; every memoised result is dropped then. */
@@ -107,9 +109,10 @@ export class ConfigHierarchy {
   effective(site: SiteConfig, urlPath: string): EffectiveConfig {
     // Exact path, never case-folded: web.config files are found on a case-sensitive file
     // system, so /PRIVATE and /private may have different configuration.
-    const key = `${site.id}\u0000${urlPath}`;
+    let memo = this.#effective.get(site.id);
+    if (memo === undefined) this.#effective.set(site.id, (memo = new Map()));
     const now = Date.now();
-    const hit = this.#effective.get(key);
+    const hit = memo.get(urlPath);
     if (hit) {
       // checkedAt moves only when the files are looked at: a URL requested more often than
       // revalidateMs must still notice a change.
@@ -121,6 +124,8 @@ export class ConfigHierarchy {
       }
       // Configuration changes are rare: start over rather than track which URLs they affect.
       this.#effective.clear();
+      memo = new Map();
+      this.#effective.set(site.id, memo);
       this.generation++;
       this.onChange?.(urlPath, site);
     }
@@ -132,10 +137,8 @@ export class ConfigHierarchy {
       if (!(err instanceof ConfigError)) throw err;
       result = err;
     }
-    if (this.#effective.size >= MAX_ENTRIES) {
-      this.#effective.delete(this.#effective.keys().next().value!);
-    }
-    this.#effective.set(key, { checkedAt: now, files, result });
+    if (memo.size >= MAX_ENTRIES) memo.delete(memo.keys().next().value!);
+    memo.set(urlPath, { checkedAt: now, files, result });
     if (result instanceof ConfigError) throw result;
     return result;
   }

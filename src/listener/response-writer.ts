@@ -45,16 +45,36 @@ export function writeResponse(res: HttpResponse, state: ResponseState, response:
     void streamChunks(res, state, response.chunks, response.contentLength);
     return;
   }
-  res.cork(() => {
-    writeHead(res, response);
-    if (head) {
-      // uWS's endWithoutBody(n) leaves the connection expecting n body bytes, and an explicit
-      // `undefined` writes a length of 2^63: write the header ourselves and end without one.
-      endHead(res, response.status === 304 || response.status === 204 ? undefined : response.contentLength, response.disconnect);
-    } else {
-      res.end(response.body ?? undefined, response.disconnect);
-    }
-  });
+  corked = res;
+  corkedResponse = response;
+  corkedHead = head;
+  try {
+    res.cork(writeCorked);
+  } finally {
+    corked = undefined;
+    corkedResponse = undefined;
+  }
+}
+
+/*
+ * What the common case writes inside one cork: one function for every response rather than a
+ * closure each (cork calls it before returning, so the three slots are never shared).
+ */
+let corked: HttpResponse | undefined;
+let corkedResponse: WireResponse | undefined;
+let corkedHead = false;
+
+function writeCorked(): void {
+  const res = corked!;
+  const response = corkedResponse!;
+  writeHead(res, response);
+  if (corkedHead) {
+    // uWS's endWithoutBody(n) leaves the connection expecting n body bytes, and an explicit
+    // `undefined` writes a length of 2^63: write the header ourselves and end without one.
+    endHead(res, response.status === 304 || response.status === 204 ? undefined : response.contentLength, response.disconnect);
+  } else {
+    res.end(response.body ?? undefined, response.disconnect);
+  }
 }
 
 /** Entities up to this size are read in one go when they must be followed by a close. */
