@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { AppPoolConfig } from '../config/application-host.js';
+import { InFlightTable } from './in-flight.js';
 import { ByteRing } from './ring.js';
 import {
-  HEALTH, WITHDRAWN_SLOTS, decodeResponses, encodeRequests, requestsBound, type BatchResult, type ChannelMessage, type BatchTask, type CacheEvent, type CacheEventsTask,
+  HEALTH, decodeResponses, withdrawnMark, withdrawnSlot, encodeRequests, requestsBound, type BatchResult, type ChannelMessage, type BatchTask, type CacheEvent, type CacheEventsTask,
   type ControlMessage, type ExecutingInWorker, type PingTask, type PoolWorkerData, type StopTask, type WireRequest,
   type WireResponse, type WorkerMessage,
 } from './wire.js';
@@ -12,6 +13,8 @@ import {
 /** A request waiting for its application pool: what the listener needs back. */
 export interface PoolRequest {
   readonly wire: WireRequest;
+  /** Given by the pool as the request leaves for a worker (the `wire` carries it). */
+  id: number;
   /** Called once with the response, unless the pool failed the request (then `fail`). */
   complete(response: WireResponse): void;
   fail(status: 500 | 503, reason: string): void;
@@ -100,7 +103,7 @@ class Channel {
 
   /** The client of request `id` left: if the worker has not taken it yet, it never runs. */
   readonly withdraw = (id: number): void => {
-    Atomics.store(this.#withdrawn, id % WITHDRAWN_SLOTS, id | 0);
+    Atomics.store(this.#withdrawn, withdrawnSlot(id), withdrawnMark(id));
   };
 }
 
@@ -219,8 +222,8 @@ export class ApplicationPool {
   #state: PoolState = 'Started';
   #batch: PoolRequest[] = [];
   #scheduled = false;
-  /** Requests handed to a worker, in hand-over order. */
-  readonly #inflight = new Map<number, InFlight>();
+  /** Requests handed to a worker, by the id the table gave them. */
+  readonly #inflight = new InFlightTable<InFlight>();
   #current: Generation | undefined;
   readonly #retiring = new Set<Generation>();
   /** A non-overlapped recycle waits for the old workers before starting new ones. */
@@ -618,7 +621,7 @@ export class ApplicationPool {
     const transferList: ArrayBuffer[] = [];
     const now = Date.now();
     for (const r of batch) {
-      this.#inflight.set(r.wire.id, { request: r, gen, channel: undefined });
+      r.id = this.#inflight.add({ request: r, gen, channel: undefined });
       r.sentAt = now;
       requests.push(r.wire);
       const entity = r.wire.entity;
@@ -675,13 +678,13 @@ export class ApplicationPool {
     const wires = ring.map((r) => r.wire);
     const at = channel.requests.reserve(requestsBound(wires));
     if (at < 0) return batch;
-    const length = encodeRequests(channel.requests.data, at, wires);
     const now = Date.now();
     for (const r of ring) {
-      this.#inflight.set(r.wire.id, { request: r, gen, channel });
+      r.id = this.#inflight.add({ request: r, gen, channel });
       r.sentAt = now;
       r.withdraw = channel.withdraw;
     }
+    const length = encodeRequests(channel.requests.data, at, wires);
     channel.held += ring.length;
     gen.inflight += ring.length;
     channel.requests.commit(length);
@@ -689,9 +692,8 @@ export class ApplicationPool {
   }
 
   #complete(response: WireResponse): void {
-    const f = this.#inflight.get(response.id);
+    const f = this.#inflight.delete(response.id);
     if (!f) return;
-    this.#inflight.delete(response.id);
     if (f.channel !== undefined) f.channel.held--;
     this.#served++;
     this.#lastActivity = Date.now();
@@ -835,6 +837,7 @@ export class ApplicationPool {
    */
   #expire(now: number): void {
     const deadline = now - REQUEST_TIMEOUT_MS;
+    if (this.#inflight.size === 0) return;
     for (const [id, f] of this.#inflight) {
       if (f.request.sentAt > deadline) break; // hand-over order: the rest are younger
       this.#inflight.delete(id);

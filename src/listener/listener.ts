@@ -59,7 +59,6 @@ interface PortGroup {
   readonly routes: { site: SiteConfig; binding: BindingConfig }[];
 }
 
-let nextRequestId = 1;
 
 /**
  * The host name of a Host header, lower-cased, without port or IPv6 brackets. The common
@@ -118,7 +117,8 @@ class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest, Wi
   entityLength = 0;
   onAbort: (() => void) | undefined = undefined;
   withdraw: ((id: number) => void) | undefined = undefined;
-  // The request as the pool's workers see it (WireRequest), set once it is routed.
+  // The request as the pool's workers see it (WireRequest), set once it is routed; the pool
+  // gives the id.
   id = 0;
   siteId = 0;
   rawUrl = '';
@@ -383,7 +383,6 @@ export class Listener {
       let pool = poolOfApp.get(app);
       if (pool === undefined) poolOfApp.set(app, (pool = pools.get(app.applicationPool.toLowerCase())!));
       pending.poolName = pool.name;
-      pending.id = nextRequestId++;
       pending.siteId = site.id;
       pending.rawUrl = query ? `${path}?${query}` : path;
       pending.path = admitted.path;

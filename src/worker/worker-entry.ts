@@ -11,7 +11,10 @@ import { ConfigHierarchy, type EffectiveConfig } from '../config/config-hierarch
 import { nodeAt } from '../config/config-node.js';
 import { findApplication, mapUrlToPhysical, normalizeDecodedPath } from '../config/url-mapping.js';
 import { ConfigError, HTTP_ERROR, errorPage, isLocalAddress } from '../errors.js';
-import { HEALTH, REQUEST_RING_BYTES, WITHDRAWN_SLOTS, RESPONSE_RING_BYTES, decodeRequests, encodeResponse, fitsRing, responseBound, responseExtra } from '../activation/wire.js';
+import {
+  HEALTH, REQUEST_RING_BYTES, RESPONSE_RING_BYTES, WITHDRAWN_SLOTS, decodeRequests, encodeResponse, fitsRing, responseBound,
+  responseExtra, withdrawnMark, withdrawnSlot,
+} from '../activation/wire.js';
 import { ByteRing } from '../activation/ring.js';
 import type {
   BatchReleasedMessage, BatchResult, BatchTask, CacheEventsTask, CacheFlushMessage, ChannelMessage, ControlMessage, ExecutingInWorker, ExecutingMessage, PingTask, LateResponseMessage, PoolWorkerData, StopTask, WireCachePolicy, WireChunk, WireRequest, WireResponse,
@@ -610,7 +613,7 @@ async function serveRing(): Promise<void> {
         if (ringHeld === 0 && requests.length > 0) Atomics.add(health, slot + HEALTH.OPEN_TASKS, 1);
         ringHeld += requests.length;
         for (const req of requests) {
-          if (Atomics.load(withdrawn, req.id % WITHDRAWN_SLOTS) === (req.id | 0)) {
+          if (Atomics.load(withdrawn, withdrawnSlot(req.id)) === withdrawnMark(req.id)) {
             deliverFromRing(withdrawnResponse(req));
             continue;
           }
