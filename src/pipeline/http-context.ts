@@ -24,8 +24,7 @@ export class HttpRequest {
   readonly localAddress: string;
   readonly localPort: number;
   readonly secure: boolean;
-  /** Header names lower-cased; repeated headers joined with `, ` (cookies with `; `). */
-  readonly headers: ReadonlyMap<string, string>;
+  #headers: ReadonlyMap<string, string> | readonly string[];
   #query: URLSearchParams | undefined;
   #entity: Uint8Array;
   /** Set by the engine: fires READ_ENTITY on the first read. */
@@ -35,7 +34,10 @@ export class HttpRequest {
   constructor(init: {
     method: string; rawUrl: string; path: string; queryString: string; httpVersion: string;
     remoteAddress: string; remotePort: number; localAddress: string; localPort: number;
-    secure: boolean; headers: Map<string, string>; entity: Uint8Array;
+    secure: boolean;
+    /** A map, or the listener's flat `[name, value, …]` list (names lower-cased), read into one on first use. */
+    headers: ReadonlyMap<string, string> | readonly string[];
+    entity: Uint8Array;
   }) {
     this.method = init.method;
     this.rawUrl = init.rawUrl;
@@ -47,8 +49,24 @@ export class HttpRequest {
     this.localAddress = init.localAddress;
     this.localPort = init.localPort;
     this.secure = init.secure;
-    this.headers = init.headers;
+    this.#headers = init.headers;
     this.#entity = init.entity;
+  }
+
+  /** Header names lower-cased; repeated headers joined with `, ` (cookies with `; `). */
+  get headers(): ReadonlyMap<string, string> {
+    const h = this.#headers;
+    if (!Array.isArray(h)) return h as ReadonlyMap<string, string>;
+    // Built when a module first asks: many requests are answered without reading a header.
+    const map = new Map<string, string>();
+    for (let i = 0; i < h.length; i += 2) {
+      const name = h[i]!;
+      const prior = map.get(name);
+      const value = h[i + 1]!;
+      map.set(name, prior === undefined ? value : `${prior}${name === 'cookie' ? '; ' : ', '}${value}`);
+    }
+    this.#headers = map;
+    return map;
   }
 
   /** A request header by name (case-insensitive). */

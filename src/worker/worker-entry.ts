@@ -75,7 +75,8 @@ interface AppRuntime {
   readonly preBegin: readonly PipelineEngine[];
 }
 
-const apps = new Map<string, AppRuntime | Promise<AppRuntime>>();
+/** By application (its config object: one per site and path), no key string per request. */
+const apps = new Map<ApplicationConfig, AppRuntime | Promise<AppRuntime>>();
 
 setKernelCacheFlusher((siteId, url) => {
   parentPort!.postMessage({ w3core: 'cache-flush', siteId, url } satisfies CacheFlushMessage);
@@ -158,7 +159,7 @@ async function buildRuntime(site: SiteConfig, app: ApplicationConfig): Promise<A
 /** The runtime of the application serving `path`, rebuilt when its configuration changed. */
 function runtimeFor(site: SiteConfig, path: string): AppRuntime | Promise<AppRuntime> {
   const app = findApplication(site, path);
-  const key = `${site.id}:${app.path}`;
+  const key = app;
   const current = apps.get(key);
   if (current && !(current instanceof Promise)) {
     if (current.generation === hierarchy.generation && !current.failure) return current;
@@ -241,17 +242,10 @@ function run(req: WireRequest, site: SiteConfig, rt: AppRuntime, deliver: Delive
     deliver(errorResponse(req, 'CONFIG_INVALID', err as Error));
     return;
   }
-  const headers = new Map<string, string>();
-  for (let i = 0; i < req.headers.length; i += 2) {
-    const name = req.headers[i]!;
-    const prior = headers.get(name);
-    const value = req.headers[i + 1]!;
-    headers.set(name, prior === undefined ? value : `${prior}${name === 'cookie' ? '; ' : ', '}${value}`);
-  }
   const request = new HttpRequest({
     method: req.method, rawUrl: req.rawUrl, path: req.path, queryString: req.queryString,
     httpVersion: req.httpVersion, remoteAddress: req.remoteAddress, remotePort: req.remotePort,
-    localAddress: req.localAddress, localPort: req.localPort, secure: req.secure, headers,
+    localAddress: req.localAddress, localPort: req.localPort, secure: req.secure, headers: req.headers,
     entity: req.entity ?? EMPTY,
   });
   const ctx = new HttpContext({ request, site, application: rt.info, config, host: rt.engine });
