@@ -608,7 +608,6 @@ export class ApplicationPool {
   #flush(): void {
     if (this.#batch.length === 0 || this.#state !== 'Started' || this.#holding) return;
     const gen = this.#current ?? this.#activate();
-    if (gen.busyBatches.size >= this.#threads * BATCHES_PER_WORKER) return;
     // Clients that left while their request waited in the queue leave it too.
     let batch = this.#batch.filter((r) => !r.aborted);
     this.#batch = [];
@@ -616,6 +615,11 @@ export class ApplicationPool {
     if (gen.channels.length > 0) {
       batch = this.#sendByRing(gen, batch);
       if (batch.length === 0) return;
+    }
+    if (gen.busyBatches.size >= this.#threads * BATCHES_PER_WORKER) {
+      // The rest waits for a task batch to finish (#release flushes again).
+      this.#batch = batch;
+      return;
     }
     const requests: WireRequest[] = [];
     const transferList: ArrayBuffer[] = [];
