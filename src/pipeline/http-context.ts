@@ -193,9 +193,10 @@ export class HttpResponse {
   readonly #headers = new Map<string, HeaderEntry>();
   #chunks: ResponseChunk[] = [];
   readonly #request: HttpRequest;
-  readonly #origin: (() => { module: string; notification: string }) | undefined;
+  readonly #origin: { readonly currentModule: string; readonly currentNotification: string } | undefined;
 
-  constructor(request: HttpRequest, origin?: () => { module: string; notification: string }) {
+  /** @param origin what is running now (the request's context), for {@link statusSetBy}. */
+  constructor(request: HttpRequest, origin?: { readonly currentModule: string; readonly currentNotification: string }) {
     this.#request = request;
     this.#origin = origin;
   }
@@ -215,7 +216,9 @@ export class HttpResponse {
     this.subStatus = subStatus;
     this.trySkipCustomErrors = options.trySkipCustomErrors ?? false;
     this.errorDescription = options.errorDescription;
-    this.statusSetBy = this.#origin?.();
+    this.statusSetBy = this.#origin === undefined
+      ? undefined
+      : { module: this.#origin.currentModule, notification: this.#origin.currentNotification };
   }
 
   /** Sets a status from the coded error table, e.g. `setError('MIME_MAP_DENIED')` → 404.3. */
@@ -390,6 +393,15 @@ export function setKernelCacheFlusher(flusher: (siteId: number, url: string) => 
   kernelCacheFlusher = flusher;
 }
 
+const siteInfos = new WeakMap<SiteConfig, { readonly id: number; readonly name: string }>();
+
+/** The `site` of a context: one frozen object per site, not one per request. */
+function siteInfo(site: SiteConfig): { readonly id: number; readonly name: string } {
+  let info = siteInfos.get(site);
+  if (info === undefined) siteInfos.set(site, (info = Object.freeze({ id: site.id, name: site.name })));
+  return info;
+}
+
 /**
  * Everything a module sees of one request (`IHttpContext`): request, response, user, site,
  * application, URL info, per-module context slots, server variables and trace events.
@@ -428,9 +440,9 @@ export class HttpContext {
     request: HttpRequest; site: SiteConfig; application: ApplicationInfo; config: EffectiveConfig; host: ContextHost;
   }) {
     this.request = init.request;
-    this.response = new HttpResponse(init.request, () => ({ module: this.currentModule, notification: this.currentNotification }));
+    this.response = new HttpResponse(init.request, this);
     this.#siteConfig = init.site;
-    this.site = { id: init.site.id, name: init.site.name };
+    this.site = siteInfo(init.site);
     this.application = init.application;
     this.config = init.config;
     this.#host = init.host;

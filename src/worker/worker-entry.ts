@@ -54,8 +54,36 @@ function beat(): void {
 beat();
 setInterval(beat, 250).unref();
 
+/**
+ * Requests this worker is running, for RequestMonitorModule queries (`appcmd list requests`),
+ * by the slot in their id (see in-flight.ts): set and cleared for every request, so an array
+ * rather than a Map, which reallocates its table as it fills and empties.
+ */
+class ExecutingRequests {
+  readonly #contexts: (HttpContext | undefined)[] = [];
+  readonly #ids: number[] = [];
+
+  set(id: number, ctx: HttpContext): void {
+    const slot = withdrawnSlot(id);
+    this.#contexts[slot] = ctx;
+    this.#ids[slot] = id;
+  }
+
+  delete(id: number): void {
+    const slot = withdrawnSlot(id);
+    if (this.#ids[slot] === id) this.#contexts[slot] = undefined;
+  }
+
+  *entries(): Generator<[number, HttpContext]> {
+    for (let slot = 0; slot < this.#contexts.length; slot++) {
+      const ctx = this.#contexts[slot];
+      if (ctx !== undefined) yield [this.#ids[slot]!, ctx];
+    }
+  }
+}
+
 /** Requests this worker is running, for RequestMonitorModule queries (`appcmd list requests`). */
-const executing = new Map<number, HttpContext>();
+const executing = new ExecutingRequests();
 const server = parseApplicationHost(data.configText, data.configFile);
 const hierarchy = new ConfigHierarchy(server, data.revalidateMs);
 const sites = new Map<number, SiteConfig>(server.sites.map((s) => [s.id, s]));
@@ -717,7 +745,7 @@ channel.onmessage = (event: unknown) => {
   else if (msg?.type === 'executing') {
     const now = performance.now();
     const items: ExecutingInWorker[] = [];
-    for (const [id, ctx] of executing) {
+    for (const [id, ctx] of executing.entries()) {
       items.push({ id, stage: ctx.currentNotification, module: ctx.currentModule, timeInWorkerMs: Math.round(now - ctx.startTime) });
     }
     parentPort!.postMessage({ w3core: 'executing', replyId: msg.replyId, workerId: threadId, items } satisfies ExecutingMessage);
