@@ -312,7 +312,6 @@ export class ApplicationPool {
       request.fail(503, 'queue full');
       return;
     }
-    this.#lastActivity = Date.now();
     this.#batch.push(request);
     if (this.#batch.length >= MAX_BATCH) this.#flush();
     else if (!this.#scheduled) {
@@ -608,6 +607,7 @@ export class ApplicationPool {
   #flush(): void {
     if (this.#batch.length === 0 || this.#state !== 'Started' || this.#holding) return;
     const gen = this.#current ?? this.#activate();
+    this.#lastActivity = Date.now();
     // Clients that left while their request waited in the queue leave it too.
     let batch = this.#batch.filter((r) => !r.aborted);
     this.#batch = [];

@@ -126,7 +126,7 @@ function collectHeader(name: string, value: string): void {
  * `WireRequest`), and how the answer goes back to the uWS response. A class, so the hot path
  * allocates one object per request instead of a record, a wire copy and two closures.
  */
-class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest, WireRequest {
+class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest, WireRequest, CacheProbe {
   aborted = false;
   // What the admission step reads (AdmissionRequest), set by the handler.
   rawPath = '';
@@ -165,8 +165,11 @@ class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest, Wi
     this.listener = listener;
   }
 
-  /** Set when the request was eligible for the response cache and missed it. */
+  /** Set when the request was eligible for the response cache and missed it (it is its own probe). */
   probe: CacheProbe | undefined = undefined;
+  // CacheProbe: the Host header as sent, and the cache's epoch at the lookup.
+  host = '';
+  epoch = 0;
   /** Admitted and not yet over: the admission step hears once when it is. */
   #admitted = false;
   #remote: string | undefined = undefined;
@@ -364,8 +367,8 @@ export class Listener {
         else if (name === 'content-length') lengthHeader = headers[i + 1]!;
         else if (name === 'transfer-encoding') chunked = true;
       }
-      const hostName = hostOf(hostHeader);
-      const site = exact.get(hostName) ?? any;
+      // One site on the port with no host name: no host to look at.
+      const site = exact.size === 0 ? any : exact.get(hostOf(hostHeader)) ?? any;
       // A stopped site is not served: as with no site at all, 404.1.
       if (!site || (stoppedSites.size !== 0 && stoppedSites.has(site.id))) {
         this.answer(res, pending, 'SITE_NOT_FOUND', pending.remoteAddress);
@@ -385,12 +388,13 @@ export class Listener {
       }
       pending.admitted();
       const hasEntity = declared > 0 || chunked;
+      pending.siteId = site.id;
+      pending.path = admitted.path;
+      pending.secure = group.secure;
       if (cache !== undefined && ResponseCache.eligible(method, headers, hasEntity)) {
-        const probe: CacheProbe = {
-          siteId: site.id, secure: group.secure, host: hostHeader, path: admitted.path, queryString: query, headers,
-          epoch: cache.epoch,
-        };
-        const hit = cache.lookup(probe);
+        pending.host = hostHeader;
+        pending.epoch = cache.epoch;
+        const hit = cache.lookup(pending);
         if (hit !== undefined) {
           // Answered here, as HTTP.sys answers from its URI cache: no worker, one cork, and
           // uWS writes a fresh Date.
@@ -403,20 +407,17 @@ export class Listener {
           if (this.onRequestCompleted !== undefined) this.record(pending, 200, 0, hit.head.length + hit.body.byteLength, true);
           return;
         }
-        pending.probe = probe;
+        pending.probe = pending;
       }
       const app = findApplication(site, admitted.path);
       let pool = poolOfApp.get(app);
       if (pool === undefined) poolOfApp.set(app, (pool = pools.get(app.applicationPool.toLowerCase())!));
       pending.poolName = pool.name;
-      pending.siteId = site.id;
       pending.rawUrl = query ? `${path}?${query}` : path;
-      pending.path = admitted.path;
       // Read now: the socket is only there until the response ends or the client leaves.
       pending.captureRemoteAddress();
       pending.localAddress = localAddress;
       pending.localPort = group.boundPort;
-      pending.secure = group.secure;
       if (hasEntity) this.#readEntity(res, pending, declared, chunked, admitted.entityLimit, pool);
       else pool.dispatch(pending);
     });
