@@ -196,7 +196,7 @@ export class W3CoreServer {
     const out: ExecutingRequest[] = [];
     for (const pool of this.pools.values()) {
       for (const e of await pool.executing()) {
-        const w = e.request.wire;
+        const w = e.request;
         let host = '';
         for (let i = 0; i < w.headers.length; i += 2) if (w.headers[i] === 'host') host = w.headers[i + 1]!;
         out.push({

@@ -2,18 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { AppPoolConfig } from '../config/application-host.js';
-import { InFlightTable } from './in-flight.js';
+import { InFlightTable, sequenceOf, slotOf } from './in-flight.js';
 import { ByteRing } from './ring.js';
 import {
-  HEALTH, decodeResponses, withdrawnMark, withdrawnSlot, encodeRequests, requestsBound, type BatchResult, type ChannelMessage, type BatchTask, type CacheEvent, type CacheEventsTask,
+  HEALTH, decodeResponses, encodeRequests, requestsBound, type BatchResult, type ChannelMessage, type BatchTask, type CacheEvent, type CacheEventsTask,
   type ControlMessage, type ExecutingInWorker, type PingTask, type PoolWorkerData, type StopTask, type WireRequest,
   type WireResponse, type WorkerMessage,
 } from './wire.js';
 
 /** A request waiting for its application pool: what the listener needs back. */
-export interface PoolRequest {
-  readonly wire: WireRequest;
-  /** Given by the pool as the request leaves for a worker (the `wire` carries it). */
+export interface PoolRequest extends WireRequest {
+  /** Given by the pool as the request leaves for a worker. */
   id: number;
   /** Called once with the response, unless the pool failed the request (then `fail`). */
   complete(response: WireResponse): void;
@@ -103,7 +102,7 @@ class Channel {
 
   /** The client of request `id` left: if the worker has not taken it yet, it never runs. */
   readonly withdraw = (id: number): void => {
-    Atomics.store(this.#withdrawn, withdrawnSlot(id), withdrawnMark(id));
+    Atomics.store(this.#withdrawn, slotOf(id), sequenceOf(id));
   };
 }
 
@@ -608,27 +607,29 @@ export class ApplicationPool {
     if (this.#batch.length === 0 || this.#state !== 'Started' || this.#holding) return;
     const gen = this.#current ?? this.#activate();
     this.#lastActivity = Date.now();
-    // Clients that left while their request waited in the queue leave it too.
-    let batch = this.#batch.filter((r) => !r.aborted);
-    this.#batch = [];
-    if (batch.length === 0) return;
-    if (gen.channels.length > 0) {
-      batch = this.#sendByRing(gen, batch);
-      if (batch.length === 0) return;
+    // One pass: clients that left while their request waited in the queue leave it too;
+    // requests without an entity take a worker's ring once one is there.
+    const rings = gen.channels.length > 0;
+    const ring: PoolRequest[] = [];
+    let batch: PoolRequest[] = [];
+    for (const r of this.#batch) {
+      if (r.aborted) continue;
+      (rings && r.entity === null ? ring : batch).push(r);
     }
+    this.#batch = [];
+    if (ring.length > 0 && !this.#sendByRing(gen, ring)) batch = ring.concat(batch);
+    if (batch.length === 0) return;
     if (gen.busyBatches.size >= this.#threads * BATCHES_PER_WORKER) {
       // The rest waits for a task batch to finish (#release flushes again).
       this.#batch = batch;
       return;
     }
-    const requests: WireRequest[] = [];
     const transferList: ArrayBuffer[] = [];
     const now = Date.now();
     for (const r of batch) {
       r.id = this.#inflight.add({ request: r, gen, channel: undefined });
       r.sentAt = now;
-      requests.push(r.wire);
-      const entity = r.wire.entity;
+      const entity = r.entity;
       if (entity && entity.byteOffset === 0 && entity.byteLength === entity.buffer.byteLength && entity.byteLength >= 65536) {
         transferList.push(entity.buffer as ArrayBuffer);
       }
@@ -636,10 +637,10 @@ export class ApplicationPool {
     gen.inflight += batch.length;
     const batchId = this.#nextBatch++;
     gen.busyBatches.add(batchId);
-    const bytes = Buffer.allocUnsafeSlow(requestsBound(requests));
-    encodeRequests(bytes, 0, requests);
+    const bytes = Buffer.allocUnsafeSlow(requestsBound(batch));
+    encodeRequests(bytes, 0, batch);
     transferList.push(bytes.buffer as ArrayBuffer);
-    const task: BatchTask = { batch: batchId, bytes, entities: requests.map((r) => r.entity) };
+    const task: BatchTask = { batch: batchId, bytes, entities: batch.map((r) => r.entity) };
     gen.piscina.run(task, { transferList }).then(
       (result: BatchResult) => {
         try {
@@ -654,9 +655,9 @@ export class ApplicationPool {
         // The task failed as a whole (its worker died or was stopped): its requests that had
         // no response yet get 503 rather than a hung connection.
         for (const r of batch) {
-          const f = this.#inflight.get(r.wire.id);
+          const f = this.#inflight.get(r.id);
           if (f?.request === r) {
-            this.#inflight.delete(r.wire.id);
+            this.#inflight.delete(r.id);
             gen.done();
             r.fail(503, `worker failure: ${(err as Error).message}`);
           }
@@ -667,32 +668,27 @@ export class ApplicationPool {
   }
 
   /**
-   * Sends the requests without an entity through the ring of the least busy worker that
-   * offered one; returns those left for a piscina task (entities, or no room in the ring).
-   * A worker takes everything waiting in its ring at once, so the ring needs no bound of its
-   * own; a client that leaves while its request waits there withdraws it (`withdraw`).
+   * Sends requests without an entity through the ring of the least busy worker that offered
+   * one; false when that ring has no room (they take a piscina task instead). A worker takes
+   * everything waiting in its ring at once, so the ring needs no bound of its own; a client
+   * that leaves while its request waits there withdraws it (`withdraw`).
    */
-  #sendByRing(gen: Generation, batch: PoolRequest[]): PoolRequest[] {
+  #sendByRing(gen: Generation, ring: PoolRequest[]): boolean {
     let channel = gen.channels[0]!;
     for (const c of gen.channels) if (c.held < channel.held) channel = c;
-    const ring: PoolRequest[] = [];
-    const rest: PoolRequest[] = [];
-    for (const r of batch) (r.wire.entity === null ? ring : rest).push(r);
-    if (ring.length === 0) return rest;
-    const wires = ring.map((r) => r.wire);
-    const at = channel.requests.reserve(requestsBound(wires));
-    if (at < 0) return batch;
+    const at = channel.requests.reserve(requestsBound(ring));
+    if (at < 0) return false;
     const now = Date.now();
     for (const r of ring) {
       r.id = this.#inflight.add({ request: r, gen, channel });
       r.sentAt = now;
       r.withdraw = channel.withdraw;
     }
-    const length = encodeRequests(channel.requests.data, at, wires);
+    const length = encodeRequests(channel.requests.data, at, ring);
     channel.held += ring.length;
     gen.inflight += ring.length;
     channel.requests.commit(length);
-    return rest;
+    return true;
   }
 
   #complete(response: WireResponse): void {

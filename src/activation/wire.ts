@@ -225,27 +225,13 @@ export interface ChannelMessage {
   /** Worker → listener. */
   readonly responses: SharedArrayBuffer;
   /**
-   * Int32 × {@link WITHDRAWN_SLOTS}: when a request's client leaves, the listener writes
-   * {@link withdrawnMark} of its id at {@link withdrawnSlot}; a worker that finds it there
-   * when it takes the request from the ring does not run it, as HTTP.sys drops a queued
-   * request whose connection closed.
+   * Int32 × `ID_SLOTS` (in-flight.ts): when a request's client leaves, the listener writes the
+   * sequence of its id at its slot; a worker that finds it there when it takes the request from
+   * the ring does not run it, as HTTP.sys drops a queued request whose connection closed. A mark
+   * only ever meets a request of the same slot, and it is that request only if the sequences
+   * agree.
    */
   readonly withdrawn: SharedArrayBuffer;
-}
-
-/*
- * Request ids are `sequence × 65536 + slot` (in-flight.ts): the slot is unique among the
- * requests in flight, so a mark only ever meets a request of the same slot, and it is that
- * request only if the sequence numbers agree (modulo 2^32: four billion requests apart).
- */
-export const WITHDRAWN_SLOTS = 65536;
-
-export function withdrawnSlot(id: number): number {
-  return id % WITHDRAWN_SLOTS;
-}
-
-export function withdrawnMark(id: number): number {
-  return Math.floor(id / WITHDRAWN_SLOTS) | 0;
 }
 
 /** Whether `response` can travel in the response ring (else it is sent as a message). */

@@ -1,6 +1,6 @@
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { ApplicationPool, PoolRequest } from '../activation/application-pool.js';
-import type { WireRequest, WireResponse } from '../activation/wire.js';
+import type { WireResponse } from '../activation/wire.js';
 import type { ApplicationConfig, BindingConfig, SiteConfig } from '../config/application-host.js';
 import { findApplication } from '../config/url-mapping.js';
 import { HTTP_ERROR, REASON_PHRASE, errorPage, isLocalAddress, type HttpError } from '../errors.js';
@@ -122,11 +122,11 @@ function collectHeader(name: string, value: string): void {
 }
 
 /**
- * One request between the listener and its pool: what the pool needs (it is its own
- * `WireRequest`), and how the answer goes back to the uWS response. A class, so the hot path
+ * One request between the listener and its pool: what the pool needs (a `PoolRequest` is the
+ * wire request itself), and how the answer goes back to the uWS response. A class, so the hot path
  * allocates one object per request instead of a record, a wire copy and two closures.
  */
-class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest, WireRequest, CacheProbe {
+class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest, CacheProbe {
   aborted = false;
   // What the admission step reads (AdmissionRequest), set by the handler.
   rawPath = '';
@@ -188,10 +188,6 @@ class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest, Wi
     this.#remote ??= remoteAddressOf(this.res);
   }
 
-  get wire(): WireRequest {
-    return this;
-  }
-
   admitted(): void {
     this.#admitted = true;
   }
@@ -207,7 +203,7 @@ class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest, Wi
   abort(): void {
     this.aborted = true;
     this.settle();
-    this.withdraw?.(this.wire.id);
+    this.withdraw?.(this.id);
     this.onAbort?.();
   }
 
@@ -222,7 +218,7 @@ class PendingRequest implements PoolRequest, ResponseState, AdmissionRequest, Wi
 
   fail(status: 500 | 503, reason: string): void {
     this.settle();
-    this.listener.answer(this.res, this, status === 503 ? 'APP_POOL_UNAVAILABLE' : 'MODULE_ERROR', this.wire.remoteAddress, reason);
+    this.listener.answer(this.res, this, status === 503 ? 'APP_POOL_UNAVAILABLE' : 'MODULE_ERROR', this.remoteAddress, reason);
   }
 }
 
@@ -437,7 +433,7 @@ export class Listener {
       if (length + bytes.byteLength > limit) {
         failed = true;
         pending.settle();
-        this.answer(res, pending, 'CONTENT_TOO_LARGE', pending.wire.remoteAddress, undefined, true);
+        this.answer(res, pending, 'CONTENT_TOO_LARGE', pending.remoteAddress, undefined, true);
         return;
       }
       if (length + bytes.byteLength > buffer.byteLength) {
@@ -450,7 +446,7 @@ export class Listener {
           // (an exception escaping a uWS callback ends the process).
           failed = true;
           pending.settle();
-          this.answer(res, pending, 'APP_POOL_UNAVAILABLE', pending.wire.remoteAddress, 'no memory for the request entity', true);
+          this.answer(res, pending, 'APP_POOL_UNAVAILABLE', pending.remoteAddress, 'no memory for the request entity', true);
           return;
         }
         buffer.copy(grown, 0, 0, length);

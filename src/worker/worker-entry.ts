@@ -12,9 +12,9 @@ import { nodeAt } from '../config/config-node.js';
 import { findApplication, mapUrlToPhysical, normalizeDecodedPath } from '../config/url-mapping.js';
 import { ConfigError, HTTP_ERROR, errorPage, isLocalAddress } from '../errors.js';
 import {
-  HEALTH, REQUEST_RING_BYTES, RESPONSE_RING_BYTES, WITHDRAWN_SLOTS, decodeRequests, encodeResponse, fitsRing, responseBound,
-  responseExtra, withdrawnMark, withdrawnSlot,
+  HEALTH, REQUEST_RING_BYTES, RESPONSE_RING_BYTES, decodeRequests, encodeResponse, fitsRing, responseBound, responseExtra,
 } from '../activation/wire.js';
+import { ID_SLOTS, SlotTable, sequenceOf, slotOf } from '../activation/in-flight.js';
 import { ByteRing } from '../activation/ring.js';
 import type {
   BatchReleasedMessage, BatchResult, BatchTask, CacheEventsTask, CacheFlushMessage, ChannelMessage, ControlMessage, ExecutingInWorker, ExecutingMessage, PingTask, LateResponseMessage, PoolWorkerData, StopTask, WireCachePolicy, WireChunk, WireRequest, WireResponse,
@@ -54,36 +54,8 @@ function beat(): void {
 beat();
 setInterval(beat, 250).unref();
 
-/**
- * Requests this worker is running, for RequestMonitorModule queries (`appcmd list requests`),
- * by the slot in their id (see in-flight.ts): set and cleared for every request, so an array
- * rather than a Map, which reallocates its table as it fills and empties.
- */
-class ExecutingRequests {
-  readonly #contexts: (HttpContext | undefined)[] = [];
-  readonly #ids: number[] = [];
-
-  set(id: number, ctx: HttpContext): void {
-    const slot = withdrawnSlot(id);
-    this.#contexts[slot] = ctx;
-    this.#ids[slot] = id;
-  }
-
-  delete(id: number): void {
-    const slot = withdrawnSlot(id);
-    if (this.#ids[slot] === id) this.#contexts[slot] = undefined;
-  }
-
-  *entries(): Generator<[number, HttpContext]> {
-    for (let slot = 0; slot < this.#contexts.length; slot++) {
-      const ctx = this.#contexts[slot];
-      if (ctx !== undefined) yield [this.#ids[slot]!, ctx];
-    }
-  }
-}
-
 /** Requests this worker is running, for RequestMonitorModule queries (`appcmd list requests`). */
-const executing = new ExecutingRequests();
+const executing = new SlotTable<HttpContext>();
 const server = parseApplicationHost(data.configText, data.configFile);
 const hierarchy = new ConfigHierarchy(server, data.revalidateMs);
 const sites = new Map<number, SiteConfig>(server.sites.map((s) => [s.id, s]));
@@ -525,7 +497,7 @@ function runRequests(task: BatchTask): BatchResult | Promise<BatchResult> {
     outstanding--;
     if (collecting) responses.push(response);
     else {
-      parentPort!.postMessage({ w3core: 'response', response: packBodies([response])[0]! } satisfies LateResponseMessage);
+      postLate(response);
       if (outstanding === 0) finish?.();
     }
   };
@@ -547,9 +519,7 @@ function runRequests(task: BatchTask): BatchResult | Promise<BatchResult> {
     const early = responses.splice(0);
     collecting = false;
     // One message each: a shared buffer would be copied whole into every message.
-    for (const response of early) {
-      parentPort!.postMessage({ w3core: 'response', response: packBodies([response])[0]! } satisfies LateResponseMessage);
-    }
+    for (const response of early) postLate(response);
     parentPort!.postMessage({ w3core: 'released', batch: task.batch } satisfies BatchReleasedMessage);
     return new Promise<BatchResult>((resolve) => {
       finish = () => resolve({ responses: [] });
@@ -565,7 +535,7 @@ function runRequests(task: BatchTask): BatchResult | Promise<BatchResult> {
  */
 const requestRing = ByteRing.allocate(REQUEST_RING_BYTES);
 /** Requests whose client left while they waited in the ring (see ChannelMessage.withdrawn). */
-const withdrawn = new Int32Array(new SharedArrayBuffer(4 * WITHDRAWN_SLOTS));
+const withdrawn = new Int32Array(new SharedArrayBuffer(4 * ID_SLOTS));
 const responseRing = ByteRing.allocate(RESPONSE_RING_BYTES);
 /** Most request records taken in one turn before the event loop gets a turn of its own. */
 const RECORDS_PER_TURN = 16;
@@ -589,31 +559,33 @@ function flushOutbox(): void {
   outboxScheduled = false;
   const list = outbox;
   outbox = [];
-  const extras: string[] = [];
-  let bound = 0;
-  let count = 0;
+  // What goes in the record, with its JSON part and room, worked out once per response.
+  const fit: { response: WireResponse; extra: string }[] = [];
+  let room = 0;
   for (const response of list) {
-    if (!fitsRing(response)) {
-      extras.push('');
+    const extra = fitsRing(response) ? responseExtra(response) : undefined;
+    const bound = extra === undefined ? 0 : responseBound(response, extra);
+    if (extra === undefined || room + bound > responseRing.maxRecord) {
+      postLate(response);
       continue;
     }
-    const extra = responseExtra(response);
-    extras.push(extra);
-    bound += responseBound(response, extra);
-    count++;
+    fit.push({ response, extra });
+    room += bound;
   }
-  const room = Math.min(bound, responseRing.maxRecord);
-  let at = count > 0 ? responseRing.reserve(room) : -1;
-  const start = at;
-  for (let i = 0; i < list.length; i++) {
-    const response = list[i]!;
-    if (at >= 0 && fitsRing(response) && at - start + responseBound(response, extras[i]!) <= room) {
-      at = encodeResponse(responseRing.data, at, response, extras[i]!);
-    } else {
-      parentPort!.postMessage({ w3core: 'response', response: packBodies([response])[0]! } satisfies LateResponseMessage);
-    }
+  if (fit.length === 0) return;
+  const start = responseRing.reserve(room);
+  if (start < 0) {
+    for (const { response } of fit) postLate(response);
+    return;
   }
-  if (start >= 0) responseRing.commit(at - start);
+  let at = start;
+  for (const { response, extra } of fit) at = encodeResponse(responseRing.data, at, response, extra);
+  responseRing.commit(at - start);
+}
+
+/** A response that does not travel in the ring goes as a message of its own. */
+function postLate(response: WireResponse): void {
+  parentPort!.postMessage({ w3core: 'response', response: packBodies([response])[0]! } satisfies LateResponseMessage);
 }
 
 async function serveRing(): Promise<void> {
@@ -635,7 +607,7 @@ async function serveRing(): Promise<void> {
         if (ringHeld === 0 && requests.length > 0) Atomics.add(health, slot + HEALTH.OPEN_TASKS, 1);
         ringHeld += requests.length;
         for (const req of requests) {
-          if (Atomics.load(withdrawn, withdrawnSlot(req.id)) === withdrawnMark(req.id)) {
+          if (Atomics.load(withdrawn, slotOf(req.id)) === sequenceOf(req.id)) {
             deliverFromRing(withdrawnResponse(req));
             continue;
           }
@@ -745,7 +717,7 @@ channel.onmessage = (event: unknown) => {
   else if (msg?.type === 'executing') {
     const now = performance.now();
     const items: ExecutingInWorker[] = [];
-    for (const [id, ctx] of executing.entries()) {
+    for (const [id, ctx] of executing) {
       items.push({ id, stage: ctx.currentNotification, module: ctx.currentModule, timeInWorkerMs: Math.round(now - ctx.startTime) });
     }
     parentPort!.postMessage({ w3core: 'executing', replyId: msg.replyId, workerId: threadId, items } satisfies ExecutingMessage);

@@ -5,8 +5,7 @@
  * of a request whose client left matched a request 65,536 sequences later, which then got 503).
  */
 import { describe, expect, it } from 'vitest';
-import { InFlightTable } from '../../dist/activation/in-flight.js';
-import { withdrawnMark, withdrawnSlot } from '../../dist/activation/wire.js';
+import { InFlightTable, sequenceOf, slotOf } from '../../dist/activation/in-flight.js';
 
 describe('InFlightTable', () => {
   it('finds entries by id, forgets them once deleted, and reuses slots under new ids', () => {
@@ -20,7 +19,7 @@ describe('InFlightTable', () => {
     expect(table.get(a)).toBeUndefined();
     expect(table.delete(a)).toBeUndefined();
     const c = table.add('c');
-    expect(withdrawnSlot(c)).toBe(withdrawnSlot(a)); // the freed slot is reused...
+    expect(slotOf(c)).toBe(slotOf(a)); // the freed slot is reused...
     expect(c).not.toBe(a); // ...under another id, so a late answer to `a` misses `c`
     expect(table.get(a)).toBeUndefined();
     expect(table.delete(a)).toBeUndefined();
@@ -49,10 +48,10 @@ describe('InFlightTable', () => {
     const marks = new Map<number, Set<number>>();
     for (let i = 0; i < 200_000; i++) {
       const id = table.add(i);
-      const slot = withdrawnSlot(id);
+      const slot = slotOf(id);
       const set = marks.get(slot) ?? new Set<number>();
-      expect(set.has(withdrawnMark(id))).toBe(false);
-      set.add(withdrawnMark(id));
+      expect(set.has(sequenceOf(id))).toBe(false);
+      set.add(sequenceOf(id));
       marks.set(slot, set);
       table.delete(id);
     }

@@ -101,6 +101,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 }
 
 /** The `HTTP Error 404.3`-style status.substatus shown on a local detailed error page. */
+/** A web.config file whose `system.webServer` holds `webServer`. */
+export function webConfig(webServer: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<configuration><system.webServer>${webServer}</system.webServer></configuration>`;
+}
+
 export function subStatusOf(body: string): string | undefined {
   return /HTTP Error (\d{3}\.\d+)/.exec(body)?.[1];
 }

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, subStatusOf, type TestServer } from '../helpers/server.js';
+import { startTestServer, subStatusOf, type TestServer, webConfig } from '../helpers/server.js';
 
 /**
  * CustomErrorModule (iis-reference.md §1.6, §3.3): detailed pages for local clients by default,
@@ -11,9 +11,6 @@ import { startTestServer, subStatusOf, type TestServer } from '../helpers/server
 
 const TEAPOT_MODULE = fileURLToPath(new URL('../fixtures/modules/errors-teapot.ts', import.meta.url));
 const TEAPOT_BODY = 'short and stout';
-
-const webConfig = (webServer: string): string =>
-  `<?xml version="1.0" encoding="UTF-8"?>\n<configuration><system.webServer>${webServer}</system.webServer></configuration>`;
 
 describe('CustomErrorModule with errorMode DetailedLocalOnly (default)', () => {
   let s: TestServer;

@@ -1,14 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, subStatusOf, type TestServer } from '../helpers/server.js';
+import { startTestServer, subStatusOf, type TestServer, webConfig } from '../helpers/server.js';
 
 /**
  * DefaultDocumentModule (iis-reference.md §3.1): the stock list in order, `<files>` entries of
  * deeper levels tried first (mergeAppend=false), the 301 courtesy redirect, and `enabled="false"`
  * passing the request on to DirectoryListingModule.
  */
-
-const webConfig = (webServer: string): string =>
-  `<?xml version="1.0" encoding="UTF-8"?>\n<configuration><system.webServer>${webServer}</system.webServer></configuration>`;
 
 describe('DefaultDocumentModule with the stock list', () => {
   let s: TestServer;

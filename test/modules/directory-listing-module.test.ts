@@ -1,14 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, subStatusOf, type TestServer } from '../helpers/server.js';
+import { startTestServer, subStatusOf, type TestServer, webConfig } from '../helpers/server.js';
 
 /**
  * DirectoryListingModule (iis-reference.md §3.2): 403.14 with browsing off, the IIS-style
  * listing with browsing on, hidden segments never listed, and a sub-directory web.config that
  * turns browsing on only below itself.
  */
-
-const webConfig = (webServer: string): string =>
-  `<?xml version="1.0" encoding="UTF-8"?>\n<configuration><system.webServer>${webServer}</system.webServer></configuration>`;
 
 /** The `HREF`s of a listing, in order. */
 const hrefs = (html: string): string[] => [...html.matchAll(/<A HREF="([^"]*)">/gi)].map((m) => m[1]!);

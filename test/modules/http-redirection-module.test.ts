@@ -1,13 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer, webConfig } from '../helpers/server.js';
 
 /**
  * HttpRedirectionModule (iis-reference.md §3.4): destination with and without exactDestination,
  * the httpResponseStatus values, scoping to the folder whose web.config enables it, and wildcards.
  */
-
-const webConfig = (webServer: string): string =>
-  `<?xml version="1.0" encoding="UTF-8"?>\n<configuration><system.webServer>${webServer}</system.webServer></configuration>`;
 
 const get = async (url: string): Promise<Response> => {
   const r = await fetch(url, { redirect: 'manual' });

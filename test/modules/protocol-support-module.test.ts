@@ -1,15 +1,12 @@
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer, webConfig } from '../helpers/server.js';
 
 /**
  * ProtocolSupportModule (iis-reference.md §2.7, §3.5): customHeaders on every response,
  * redirectHeaders on redirects only, OPTIONS and TRACE, and allowKeepAlive.
  */
-
-const webConfig = (webServer: string): string =>
-  `<?xml version="1.0" encoding="UTF-8"?>\n<configuration><system.webServer>${webServer}</system.webServer></configuration>`;
 
 interface AgentResult {
   status: number;

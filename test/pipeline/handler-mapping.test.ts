@@ -1,14 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, subStatusOf, type TestServer } from '../helpers/server.js';
+import { startTestServer, subStatusOf, type TestServer, webConfig } from '../helpers/server.js';
 
 /**
  * Handler mapping at MapRequestHandler (iis-reference.md §2.7): first entry whose path mask,
  * verb and resource fit; 405 when only the verb failed, 404.4 when no mask matched, 404.0 when
  * the resource of a matching handler is missing.
  */
-
-const webConfig = (webServer: string): string =>
-  `<?xml version="1.0" encoding="UTF-8"?>\n<configuration><system.webServer>${webServer}</system.webServer></configuration>`;
 
 describe('handler mapping with only a GET handler for *.x', () => {
   let s: TestServer;

@@ -6,11 +6,10 @@
  * maxAllowedContentLength (413.1).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, subStatusOf, type TestServer } from '../helpers/server.js';
+import { startTestServer, subStatusOf, webConfig, type TestServer } from '../helpers/server.js';
 import { rawRequest } from '../filter/raw-request.js';
 
-const webConfig = (requestFiltering: string) =>
-  `<configuration><system.webServer><security>${requestFiltering}</security></system.webServer></configuration>`;
+const securityConfig = (security: string): string => webConfig(`<security>${security}</security>`);
 
 let s: TestServer;
 
@@ -41,9 +40,9 @@ beforeAll(async () => {
       'a.txt': 'a',
       'index.html': 'index',
       'verbs/a.txt': 'verbs a',
-      'verbs/web.config': webConfig('<requestFiltering><verbs allowUnlisted="false"><add verb="GET" allowed="true"/></verbs></requestFiltering>'),
+      'verbs/web.config': securityConfig('<requestFiltering><verbs allowUnlisted="false"><add verb="GET" allowed="true"/></verbs></requestFiltering>'),
       'raw/a.txt': 'raw a',
-      'raw/web.config': webConfig('<requestFiltering unescapeQueryString="false"/>'),
+      'raw/web.config': securityConfig('<requestFiltering unescapeQueryString="false"/>'),
     },
   });
 });

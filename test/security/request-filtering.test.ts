@@ -7,11 +7,10 @@
  * normalise the paths).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, subStatusOf, type TestServer } from '../helpers/server.js';
+import { startTestServer, subStatusOf, webConfig, type TestServer } from '../helpers/server.js';
 import { rawRequest } from '../filter/raw-request.js';
 
-const webConfig = (requestFiltering: string) =>
-  `<configuration><system.webServer><security>${requestFiltering}</security></system.webServer></configuration>`;
+const securityConfig = (security: string): string => webConfig(`<security>${security}</security>`);
 
 let s: TestServer;
 
@@ -38,11 +37,11 @@ beforeAll(async () => {
       'strict/a.txt': 'strict a',
       'strict/x.png': 'png',
       'strict/é.txt': 'strict accent',
-      'strict/web.config': webConfig(`<requestFiltering allowHighBitCharacters="false">
+      'strict/web.config': securityConfig(`<requestFiltering allowHighBitCharacters="false">
         <fileExtensions allowUnlisted="false"><add fileExtension=".txt" allowed="true"/></fileExtensions>
       </requestFiltering>`),
       'double/%41.txt': 'double',
-      'double/web.config': webConfig('<requestFiltering allowDoubleEscaping="true"/>'),
+      'double/web.config': securityConfig('<requestFiltering allowDoubleEscaping="true"/>'),
     },
   });
 });
