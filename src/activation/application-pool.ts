@@ -485,7 +485,10 @@ export class ApplicationPool {
     piscina.on('message', (msg: WorkerMessage) => {
       // An exception here would be uncaught on the listener thread: contain it.
       try {
-        if (msg?.w3core === 'response') this.#complete(msg.response);
+        if (msg?.w3core === 'response') {
+          this.#lastActivity = Date.now();
+          this.#complete(msg.response);
+        }
         else if (msg?.w3core === 'channel') this.#connect(gen, new Channel(msg));
         else if (msg?.w3core === 'released') this.#release(gen, msg.batch);
         else if (msg?.w3core === 'cache-flush' && typeof msg.url === 'string') this.onCacheFlush?.(msg.siteId, msg.url);
@@ -530,7 +533,11 @@ export class ApplicationPool {
 
   #readResponses(channel: Channel): void {
     const ring = channel.responses;
-    for (let at = ring.next(); at >= 0; at = ring.next()) {
+    let at = ring.next();
+    if (at < 0) return;
+    // Completions count as activity (idle timeout): one clock read per read of the ring.
+    this.#lastActivity = Date.now();
+    for (; at >= 0; at = ring.next()) {
       try {
         decodeResponses(ring.data, at, ring.length(at), this.#ringResponse);
       } catch (err) {
@@ -637,13 +644,15 @@ export class ApplicationPool {
     gen.inflight += batch.length;
     const batchId = this.#nextBatch++;
     gen.busyBatches.add(batchId);
-    const bytes = Buffer.allocUnsafeSlow(requestsBound(batch));
-    encodeRequests(bytes, 0, batch);
-    transferList.push(bytes.buffer as ArrayBuffer);
+    const buffer = Buffer.allocUnsafeSlow(requestsBound(batch));
+    // The bound allows two bytes a character; an ASCII batch is written with one.
+    const bytes = buffer.subarray(0, encodeRequests(buffer, 0, batch));
+    transferList.push(buffer.buffer as ArrayBuffer);
     const task: BatchTask = { batch: batchId, bytes, entities: batch.map((r) => r.entity) };
     gen.piscina.run(task, { transferList }).then(
       (result: BatchResult) => {
         try {
+          this.#lastActivity = Date.now();
           for (const response of result.responses) this.#complete(response);
         } catch (err) {
           this.onEvent(`answering a batch failed: ${(err as Error)?.stack ?? String(err)}`);
@@ -696,7 +705,6 @@ export class ApplicationPool {
     if (!f) return;
     if (f.channel !== undefined) f.channel.held--;
     this.#served++;
-    this.#lastActivity = Date.now();
     f.gen.done();
     f.request.complete(response);
     const limit = this.config.recycling.requests;

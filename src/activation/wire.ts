@@ -82,10 +82,12 @@ export interface BatchTask {
  * length-prefixed string field by field allocated about 1 KiB per request on the listener,
  * whose young-generation GC then ran on every core. Here the numbers go into a table and the
  * strings of the whole batch are joined once and written once, as UTF-16 (lossless for any
- * string uWS hands over); the worker reads the text with one call and slices it. Lengths, not
+ * string uWS hands over), or as Latin-1 when the whole text is ASCII (the common case: half
+ * the bytes, a plain copy on both sides, and one-byte strings in the worker, which V8 hashes and
+ * compares faster); the worker reads the text with one call and slices it. Lengths, not
  * separators, so no byte a client sends can be mistaken for framing.
  *
- *   batch   := count:u32 request-table{count} text
+ *   batch   := count:u32 encoding:u32 request-table{count} text    (encoding 1 = ASCII, 2 = UTF-16)
  *   request-table := id:f64 siteId:u32 remotePort:u32 localPort:u32 secure:u32 strings:u32 length:u32{strings}
  *   strings := method rawUrl path queryString httpVersion remoteAddress localAddress (name value)*
  *
@@ -93,10 +95,13 @@ export interface BatchTask {
  */
 const FIXED_STRINGS = 7;
 const REQUEST_FIXED = 28;
+const BATCH_FIXED = 8;
+const TEXT_ASCII = 1;
+const TEXT_UTF16 = 2;
 
 /** Bytes {@link encodeRequests} writes for `requests`. */
 export function requestsBound(requests: readonly WireRequest[]): number {
-  let bytes = 4;
+  let bytes = BATCH_FIXED;
   for (const r of requests) {
     let chars = r.method.length + r.rawUrl.length + r.path.length + r.queryString.length + r.httpVersion.length +
       r.remoteAddress.length + r.localAddress.length;
@@ -109,7 +114,7 @@ export function requestsBound(requests: readonly WireRequest[]): number {
 /** Writes a batch of requests at `at` in `out` (main thread); returns the bytes written. */
 export function encodeRequests(out: Buffer, at: number, requests: readonly WireRequest[]): number {
   out.writeUInt32LE(requests.length, at);
-  let t = at + 4;
+  let t = at + BATCH_FIXED;
   let text = '';
   for (const r of requests) {
     out.writeDoubleLE(r.id, t);
@@ -132,22 +137,27 @@ export function encodeRequests(out: Buffer, at: number, requests: readonly WireR
       text += h;
     }
   }
-  return t + out.write(text, t, 'utf16le') - at;
+  // One UTF-8 byte per character only when every character is ASCII.
+  const ascii = Buffer.byteLength(text, 'utf8') === text.length;
+  out.writeUInt32LE(ascii ? TEXT_ASCII : TEXT_UTF16, at + 4);
+  return t + out.write(text, t, ascii ? 'latin1' : 'utf16le') - at;
 }
 
 /** Decodes what {@link encodeRequests} wrote at `at` (worker). */
 export function decodeRequests(data: Buffer, at: number, length: number, entities: readonly (Uint8Array | null)[]): WireRequest[] {
   const end = at + length;
   const malformed = () => new Error(`w3core: malformed request batch at ${at}`);
-  if (length < 4) throw malformed();
+  if (length < BATCH_FIXED) throw malformed();
   const count = data.readUInt32LE(at);
-  let t = at + 4;
+  const encoding = data.readUInt32LE(at + 4);
+  if (encoding !== TEXT_ASCII && encoding !== TEXT_UTF16) throw malformed();
+  let t = at + BATCH_FIXED;
   for (let i = 0; i < count; i++) {
     if (t + REQUEST_FIXED > end) throw malformed();
     t += REQUEST_FIXED + 4 * data.readUInt32LE(t + 24);
   }
-  if (t > end || (end - t) % 2 !== 0) throw malformed();
-  const text = data.toString('utf16le', t, end);
+  if (t > end || (encoding === TEXT_UTF16 && (end - t) % 2 !== 0)) throw malformed();
+  const text = data.toString(encoding === TEXT_ASCII ? 'latin1' : 'utf16le', t, end);
   let c = 0;
   const next = (): string => {
     const n = data.readUInt32LE(t);
@@ -156,7 +166,7 @@ export function decodeRequests(data: Buffer, at: number, length: number, entitie
     return text.slice(c, (c += n));
   };
   const out: WireRequest[] = [];
-  t = at + 4;
+  t = at + BATCH_FIXED;
   for (let i = 0; i < count; i++) {
     const id = data.readDoubleLE(t);
     const siteId = data.readUInt32LE(t + 8);

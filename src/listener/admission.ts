@@ -62,6 +62,31 @@ const INVALID_TARGET_BYTE = /[\x00-\x20#\x7f]/;
 /** A Host header value: reg-name or bracketed IP literal, then an optional port (RFC 3986 §3.2.2). */
 const VALID_HOST = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.]+\])(?::\d*)?$/;
 
+/** Characters of a reg-name (unreserved, sub-delims, '%'), by code. */
+const REG_NAME = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%") REG_NAME[c.charCodeAt(0)] = 1;
+
+/**
+ * {@link VALID_HOST}, with the common `name` and `name:port` checked by a loop (every request
+ * carries a Host; the regex stays for IP literals).
+ */
+function validHost(value: string): boolean {
+  if (value.charCodeAt(0) === 91) return VALID_HOST.test(value); // '[' IPv6 literal
+  let i = 0;
+  for (; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 128 || REG_NAME[c] === 0) break;
+  }
+  if (i === 0) return false;
+  if (i === value.length) return true;
+  if (value.charCodeAt(i) !== 58) return false; // ':'
+  for (i++; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 /**
  * Message framing (RFC 9112 §6.1, §6.3) and the Host header (§3.2). uWS takes any Transfer-Encoding for chunked and an
  * empty Content-Length for 0, so what it cannot frame is refused here, and the connection
@@ -75,7 +100,7 @@ function checkFraming(headers: readonly string[]): AdmissionResult | undefined {
     const name = headers[i];
     if (name === 'host') {
       // RFC 9112 §3.2: exactly one Host, and a valid one (reg-name or IP literal, optional port).
-      if (++hosts > 1 || !VALID_HOST.test(headers[i + 1]!)) return refusal(HTTP_ERROR.BAD_REQUEST, 'invalid or repeated Host header', true);
+      if (++hosts > 1 || !validHost(headers[i + 1]!)) return refusal(HTTP_ERROR.BAD_REQUEST, 'invalid or repeated Host header', true);
     } else if (name === 'content-length') {
       if (length !== undefined || !/^\d+$/.test(headers[i + 1]!)) return refusal(HTTP_ERROR.BAD_REQUEST, 'invalid Content-Length', true);
       length = headers[i + 1];
