@@ -3,13 +3,15 @@
 // world in the same round, with autocannon, and with the server's CPU per request.
 //
 //   node bench/run.js [--dur 5] [--warm 1] [--rounds 3] [--connections 100]
-//                     [--only uws-hello,w3core-dynamic] [--workers 1] [--pin]
+//                     [--only uws-hello,w3core-dynamic] [--workers 1] [--layout both|pinned|unpinned]
 //
 // Method (shared/anchors/perf-anchors.md): interleaved rounds (A B C D, A B C D, ...), each
 // target in its own freshly started server process on 127.0.0.1, a warm-up run, then one
 // measured autocannon run in its own process. Ratios are taken within a round and the median
 // over rounds is reported, so drift on this shared 2-core VM hits numerator and denominator
-// alike. See bench/README.md for how to read the output.
+// alike. Every round runs in two CPU layouts: pinned (server on CPU 0, autocannon on CPU 1, the
+// anchors' layout, where the issue's targets are judged) and unpinned (both float over the two
+// CPUs). See bench/README.md for how to read the output.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
@@ -44,6 +46,18 @@ const DYNAMIC_TARGET_X_FASTIFY = 1.0;
 const CACHE = 'w3core-cache-1k';
 /** The issue's target for a kernel-cache hit. */
 const CACHE_TARGET_X_UWS = 0.85;
+/**
+ * CPU layouts, in round order. Pinned is the anchors' layout (shared/anchors/perf-anchors.md:
+ * "the pinned numbers are the anchors"): the server, all its threads, on one CPU and autocannon
+ * on the other, so a multi-threaded server and a single-threaded one each get one core and the
+ * ratio follows what each spends per request. Unpinned, on two CPUs, the ratio also measures
+ * how the scheduler spreads the server's threads next to a load generator that needs a whole
+ * core: a single-threaded server keeps a core to itself, w3core's listener and worker share
+ * theirs with autocannon.
+ */
+const LAYOUTS = ['pinned', 'unpinned'];
+/** Where the issue's targets are judged. */
+const JUDGED_LAYOUT = 'pinned';
 /** A process at or above this share of one core was (probably) the bottleneck. */
 const SATURATED_CPU = 0.95;
 /** Before a measurement, wait until everything else uses less than this share of one core. */
@@ -62,7 +76,9 @@ function usage(exitCode) {
   --connections N    autocannon connections (default 100)
   --only a,b         targets to run (default all: ${TARGETS.map((t) => t.name).join(', ')})
   --workers N        w3core pool worker threads (processModel maxProcesses, default 1)
-  --pin              pin the server to CPU 0 and autocannon to CPU 1 (taskset)
+  --layout L         both (default), pinned (server on CPU 0, autocannon on CPU 1, with taskset;
+                     the targets are judged here) or unpinned (both float over all CPUs)
+  --pin              the same as --layout pinned
   --quiet-wait S     before each measurement wait up to S s for other processes to use < ${QUIET_CPU * 100}%
                      of a core (default 30; 0 = don't wait); a measurement disturbed by > ${NOISY_CPU * 100}% is repeated once
 Pipelining is always 1 (-p 1): w3core cannot serve pipelined requests on pipeline-served URLs.`);
@@ -70,7 +86,7 @@ Pipelining is always 1 (-p 1): w3core cannot serve pipelined requests on pipelin
 }
 
 function parseOptions(argv) {
-  const o = { dur: 5, warm: 1, rounds: 3, connections: 100, only: null, workers: 1, pin: false, quietWait: 30 };
+  const o = { dur: 5, warm: 1, rounds: 3, connections: 100, only: null, workers: 1, layouts: [...LAYOUTS], quietWait: 30 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s) : [arg, undefined];
@@ -92,7 +108,14 @@ function parseOptions(argv) {
       case '--rounds': o.rounds = number(1, true); break;
       case '--connections': o.connections = number(1, true); break;
       case '--workers': o.workers = number(1, true); break;
-      case '--pin': o.pin = true; break;
+      case '--pin': o.layouts = ['pinned']; break;
+      case '--layout': {
+        const v = value();
+        if (v === 'both') o.layouts = [...LAYOUTS];
+        else if (LAYOUTS.includes(v)) o.layouts = [v];
+        else throw new Error(`--layout must be both, pinned or unpinned (got ${v})`);
+        break;
+      }
       case '--quiet-wait': o.quietWait = number(0, false); break;
       case '--only': {
         const names = value().split(',').map((s) => s.trim()).filter(Boolean);
@@ -176,9 +199,9 @@ async function stopServer(server) {
 }
 
 /** Starts `node bench/servers/<name>.js 0` and resolves with its port once it prints READY. */
-function startServer(target, options) {
+function startServer(target, options, pin) {
   const script = join(BENCH_DIR, 'servers', `${target.name}.js`);
-  const [cmd, args] = withPin(0, options.pin, process.execPath, [script, '0']);
+  const [cmd, args] = withPin(0, pin, process.execPath, [script, '0']);
   const child = track(spawn(cmd, args, {
     cwd: ROOT,
     // stdin stays an open pipe: the server exits when it closes (i.e. when we die).
@@ -271,8 +294,8 @@ function systemCpuUs() {
 }
 
 /** Runs autocannon in its own process and returns its JSON result plus its own CPU use. */
-function runAutocannon(url, seconds, options) {
-  const [cmd, args] = withPin(1, options.pin, process.execPath, [
+function runAutocannon(url, seconds, options, pin) {
+  const [cmd, args] = withPin(1, pin, process.execPath, [
     '-r', LOADER_CPU_HOOK, AUTOCANNON,
     '-c', String(options.connections), '-d', String(seconds), '-p', '1', '-j', url,
   ]);
@@ -328,21 +351,22 @@ async function waitForQuiet(pid, maxMs) {
   }
 }
 
-async function measure(target, round, options) {
+async function measure(target, round, layout, options) {
   const started = new Date().toISOString();
-  const server = await startServer(target, options);
+  const pin = layout === 'pinned';
+  const server = await startServer(target, options, pin);
   try {
     await sanityCheck(target, server.port);
     const url = `http://127.0.0.1:${server.port}${target.path}`;
     const gate = options.quietWait > 0 ? await waitForQuiet(server.child.pid, options.quietWait * 1000) : null;
-    if (options.warm > 0) await runAutocannon(url, options.warm, options);
+    if (options.warm > 0) await runAutocannon(url, options.warm, options, pin);
     if (server.child.unexpectedExit) throw new Error(server.child.unexpectedExit);
 
     const pid = server.child.pid;
     const sys0 = systemCpuUs();
     const srv0 = processCpuUs(pid);
     const t0 = process.hrtime.bigint();
-    const { result, loader } = await runAutocannon(url, options.dur, options);
+    const { result, loader } = await runAutocannon(url, options.dur, options, pin);
     const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
     if (server.child.unexpectedExit) throw new Error(server.child.unexpectedExit);
     const srv1 = processCpuUs(pid);
@@ -355,6 +379,7 @@ async function measure(target, round, options) {
     return {
       target: target.name,
       round,
+      layout,
       started,
       url,
       serverInfo: server.info || undefined,
@@ -406,6 +431,11 @@ function summarize(targets, measurements) {
     const b = byRound.get(m.round).get(base);
     return b && !b.error && b.reqPerSec > 0 && !m.error ? m.reqPerSec / b.reqPerSec : null;
   };
+  // Fastify's server CPU per request over this target's, same round: above 1 = cheaper than Fastify.
+  const cpuRatioTo = (m, base) => {
+    const b = byRound.get(m.round).get(base);
+    return b && !b.error && b.serverUsPerReq > 0 && !m.error && m.serverUsPerReq > 0 ? b.serverUsPerReq / m.serverUsPerReq : null;
+  };
   return targets.map((t) => {
     const all = measurements.filter((m) => m.target === t.name);
     const ok = all.filter((m) => !m.error);
@@ -420,6 +450,7 @@ function summarize(targets, measurements) {
       p99Ms: median(ok.map((m) => m.latencyMs.p99)),
       xUws: median(ok.map((m) => ratioTo(m, BASELINE))),
       xFastify: median(ok.map((m) => ratioTo(m, FRAMEWORK))),
+      cpuXFastify: median(ok.map((m) => cpuRatioTo(m, FRAMEWORK))),
       serverUsPerReq: median(ok.map((m) => m.serverUsPerReq)),
       serverCpuShare: median(ok.map((m) => m.serverCpuShare)),
       loaderCpuShare: median(ok.map((m) => m.loaderCpuShare)),
@@ -444,7 +475,9 @@ function verdictFor(summary) {
   return {
     met,
     xFastify: dyn.xFastify,
-    text: `${DYNAMIC} is ${dyn.xFastify.toFixed(2)}× ${FRAMEWORK} (median of same-round ratios) → ` +
+    cpuXFastify: dyn.cpuXFastify,
+    text: `${DYNAMIC} is ${dyn.xFastify.toFixed(2)}× ${FRAMEWORK} req/s (median of same-round ratios; ` +
+      `server CPU per request ${fixed(dyn.cpuXFastify, 2)}× as efficient) → ` +
       `target ≥ ${DYNAMIC_TARGET_X_FASTIFY.toFixed(1)}× Fastify: ${met ? 'MET' : 'NOT MET'}${why}`,
   };
 }
@@ -469,12 +502,13 @@ const pct = (x) => (x === null ? 'n/a' : `${Math.round(x * 100)}%`);
 
 function table(summary) {
   const lines = [
-    '| target | req/s | p99 ms | ×uWS | ×Fastify | srv µs/req | errors/non-2xx |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| target | req/s | p99 ms | ×uWS | ×Fastify | srv µs/req | CPU ×Fastify | errors/non-2xx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of summary) {
     lines.push(`| ${s.target} | ${int(s.reqPerSec)} | ${fixed(s.p99Ms, 0)} | ${fixed(s.xUws, 2)} | ${fixed(s.xFastify, 2)} | ` +
-      `${fixed(s.serverUsPerReq, 1)} | ${s.errors}/${s.non2xx}${s.failedRounds ? ` (${s.failedRounds} round(s) failed)` : ''} |`);
+      `${fixed(s.serverUsPerReq, 1)} | ${fixed(s.cpuXFastify, 2)} | ` +
+      `${s.errors}/${s.non2xx}${s.failedRounds ? ` (${s.failedRounds} round(s) failed)` : ''} |`);
   }
   return lines.join('\n');
 }
@@ -524,69 +558,88 @@ async function main() {
     console.error('bench: dist/ is missing; run `npm run bench` (it builds first) or `npm run build`');
     process.exit(2);
   }
-  if (options.pin && cpus().length < 2) {
-    console.error('bench: --pin needs at least 2 CPUs');
-    process.exit(2);
+  if (options.layouts.includes('pinned') && cpus().length < 2) {
+    if (options.layouts.length === 1) {
+      console.error('bench: --layout pinned needs at least 2 CPUs');
+      process.exit(2);
+    }
+    console.log('bench: 1 CPU, so no pinned layout; the targets are judged unpinned');
+    options.layouts = ['unpinned'];
   }
   const targets = options.only ? TARGETS.filter((t) => options.only.includes(t.name)) : TARGETS;
   const startedAt = new Date();
   const perMeasurement = options.dur + options.warm + 2;
-  console.log(`w3core bench: ${targets.map((t) => t.name).join(', ')}; ${options.rounds} round(s), ` +
+  const layoutText = { pinned: 'pinned (server CPU 0, autocannon CPU 1)', unpinned: 'unpinned' };
+  console.log(`w3core bench: ${targets.map((t) => t.name).join(', ')}; ${options.rounds} round(s) × ` +
+    `${options.layouts.map((l) => layoutText[l]).join(' and ')}, ` +
     `${options.dur} s + ${options.warm} s warm-up each, autocannon -c ${options.connections} -p 1, ` +
-    `${options.pin ? 'pinned (server CPU 0, autocannon CPU 1)' : 'unpinned'}, w3core workers ${options.workers} ` +
-    `(about ${Math.ceil((targets.length * options.rounds * perMeasurement) / 60)} min)`);
+    `w3core workers ${options.workers} ` +
+    `(about ${Math.ceil((targets.length * options.rounds * options.layouts.length * perMeasurement) / 60)} min)`);
 
   const measurements = [];
   for (let round = 1; round <= options.rounds; round++) {
-    for (const target of targets) {
-      process.stdout.write(`  round ${round}/${options.rounds} ${target.name.padEnd(17)} `);
-      try {
-        let m = await measure(target, round, options);
-        if (options.quietWait > 0 && m.otherCpuShare !== null && m.otherCpuShare > NOISY_CPU) {
-          process.stdout.write(`(other processes took ${pct(m.otherCpuShare)} of a core; repeating) `);
-          const again = await measure(target, round, options);
-          const disturbed = { reqPerSec: m.reqPerSec, otherCpuShare: m.otherCpuShare };
-          m = again.otherCpuShare <= m.otherCpuShare ? { ...again, repeated: true, discarded: disturbed } : { ...m, repeated: true, discarded: { reqPerSec: again.reqPerSec, otherCpuShare: again.otherCpuShare } };
+    for (const layout of options.layouts) {
+      for (const target of targets) {
+        process.stdout.write(`  round ${round}/${options.rounds} ${layout.padEnd(8)} ${target.name.padEnd(20)} `);
+        try {
+          let m = await measure(target, round, layout, options);
+          if (options.quietWait > 0 && m.otherCpuShare !== null && m.otherCpuShare > NOISY_CPU) {
+            process.stdout.write(`(other processes took ${pct(m.otherCpuShare)} of a core; repeating) `);
+            const again = await measure(target, round, layout, options);
+            const disturbed = { reqPerSec: m.reqPerSec, otherCpuShare: m.otherCpuShare };
+            m = again.otherCpuShare <= m.otherCpuShare ? { ...again, repeated: true, discarded: disturbed } : { ...m, repeated: true, discarded: { reqPerSec: again.reqPerSec, otherCpuShare: again.otherCpuShare } };
+          }
+          measurements.push(m);
+          console.log(`${int(m.reqPerSec).padStart(8)} req/s  p99 ${m.latencyMs.p99} ms  ` +
+            `srv ${fixed(m.serverUsPerReq, 1)} µs/req  srv CPU ${pct(m.serverCpuShare)}  ac CPU ${pct(m.loaderCpuShare)}` +
+            `${m.errors || m.non2xx || m.timeouts ? `  errors ${m.errors} timeouts ${m.timeouts} non-2xx ${m.non2xx}` : ''}`);
+        } catch (err) {
+          measurements.push({ target: target.name, round, layout, error: err.message });
+          console.log(`FAILED: ${err.message}`);
         }
-        measurements.push(m);
-        console.log(`${int(m.reqPerSec).padStart(8)} req/s  p99 ${m.latencyMs.p99} ms  ` +
-          `srv ${fixed(m.serverUsPerReq, 1)} µs/req  srv CPU ${pct(m.serverCpuShare)}  ac CPU ${pct(m.loaderCpuShare)}` +
-          `${m.errors || m.non2xx || m.timeouts ? `  errors ${m.errors} timeouts ${m.timeouts} non-2xx ${m.non2xx}` : ''}`);
-      } catch (err) {
-        measurements.push({ target: target.name, round, error: err.message });
-        console.log(`FAILED: ${err.message}`);
       }
     }
   }
 
-  const summary = summarize(targets, measurements);
-  const verdict = verdictFor(summary);
-  const cacheVerdict = cacheVerdictFor(summary);
-  const notes = [];
-  for (const s of summary) {
-    if (s.loaderCpuShare !== null && s.loaderCpuShare >= SATURATED_CPU) {
-      notes.push(`${s.target}: autocannon at ${pct(s.loaderCpuShare)} of a core, so its req/s understates the server ` +
-        '(ratios against it are squeezed toward 1); compare srv µs/req.');
+  const judged = options.layouts.includes(JUDGED_LAYOUT) ? JUDGED_LAYOUT : options.layouts[0];
+  const layouts = {};
+  for (const layout of options.layouts) {
+    const summary = summarize(targets, measurements.filter((m) => m.layout === layout));
+    const notes = [];
+    for (const s of summary) {
+      if (s.loaderCpuShare !== null && s.loaderCpuShare >= SATURATED_CPU) {
+        notes.push(`${s.target}: autocannon at ${pct(s.loaderCpuShare)} of a core, so its req/s understates the server ` +
+          '(ratios against it are squeezed toward 1); compare srv µs/req.');
+      }
+      if (s.otherCpuShareMax !== null && s.otherCpuShareMax > 0.25) {
+        notes.push(`${s.target}: other processes used up to ${pct(s.otherCpuShareMax)} of a core during a measurement (shared VM); treat with care.`);
+      }
     }
-    if (s.otherCpuShareMax !== null && s.otherCpuShareMax > 0.25) {
-      notes.push(`${s.target}: other processes used up to ${pct(s.otherCpuShareMax)} of a core during a measurement (shared VM); treat with care.`);
+    if (layout === 'unpinned' && cpus().length <= 2) {
+      notes.push(`only ${cpus().length} CPUs: server (incl. its worker threads) and autocannon share them.`);
     }
-  }
-  if (cpus().length <= 2 && !options.pin) {
-    notes.push(`only ${cpus().length} CPUs: server (incl. its worker threads) and autocannon share them.`);
+    layouts[layout] = { summary, verdict: verdictFor(summary), cacheVerdict: cacheVerdictFor(summary), notes };
   }
 
   console.log('');
   console.log(`Median over ${options.rounds} interleaved round(s); ×uWS/×Fastify = median of same-round req/s ratios; ` +
-    'srv µs/req = server process CPU (all threads) ÷ responses; autocannon -p 1.');
-  console.log('');
-  console.log(table(summary));
-  console.log('');
-  console.log(loadTable(summary));
-  console.log('');
-  console.log(`Target: ${verdict.text}`);
-  console.log(`Target: ${cacheVerdict.text}`);
-  for (const n of notes) console.log(`Note: ${n}`);
+    'srv µs/req = server process CPU (all threads) ÷ responses; CPU ×Fastify = Fastify\'s srv µs/req ÷ this ' +
+    'target\'s, same round (above 1: cheaper per request than Fastify); autocannon -p 1.');
+  for (const layout of options.layouts) {
+    const l = layouts[layout];
+    console.log('');
+    console.log(`### ${layoutText[layout]}${layout === judged ? ' — the targets are judged here' : ''}`);
+    console.log('');
+    console.log(table(l.summary));
+    console.log('');
+    console.log(loadTable(l.summary));
+    console.log('');
+    const label = layout === judged ? 'Target' : `Target (${layout}, for information)`;
+    console.log(`${label}: ${l.verdict.text}`);
+    console.log(`${label}: ${l.cacheVerdict.text}`);
+    for (const n of l.notes) console.log(`Note: ${n}`);
+  }
+  const { summary, verdict, cacheVerdict, notes } = layouts[judged];
 
   const finishedAt = new Date();
   const report = {
@@ -601,13 +654,16 @@ async function main() {
       clockTicks,
     },
     versions: versions(),
-    method: 'Interleaved rounds; each target in a fresh server process on 127.0.0.1; autocannon in its own ' +
-      'process (-p 1) after a warm-up run; ratios are medians of same-round ratios; server CPU from ' +
-      '/proc/<pid>/stat (utime+stime, all threads) over the autocannon run.',
+    method: 'Interleaved rounds, each in every CPU layout (pinned: server on CPU 0, autocannon on CPU 1; ' +
+      'unpinned); each target in a fresh server process on 127.0.0.1; autocannon in its own ' +
+      'process (-p 1) after a warm-up run; ratios are medians of same-round ratios within a layout; server CPU from ' +
+      '/proc/<pid>/stat (utime+stime, all threads) over the autocannon run; targets judged in the pinned layout.',
+    judgedLayout: judged,
     summary,
     verdict,
     cacheVerdict,
     notes,
+    layouts,
     measurements,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
