@@ -488,8 +488,7 @@ export class ApplicationPool {
         if (msg?.w3core === 'response') {
           this.#lastActivity = Date.now();
           this.#complete(msg.response);
-        }
-        else if (msg?.w3core === 'channel') this.#connect(gen, new Channel(msg));
+        } else if (msg?.w3core === 'channel') this.#connect(gen, new Channel(msg));
         else if (msg?.w3core === 'released') this.#release(gen, msg.batch);
         else if (msg?.w3core === 'cache-flush' && typeof msg.url === 'string') this.onCacheFlush?.(msg.siteId, msg.url);
       } catch (err) {
