@@ -249,9 +249,23 @@ export class ApplicationPool {
   onCacheFlush: ((siteId: number, url: string) => void) | undefined;
   /** Pool events worth an operator's attention (recycles, crashes, rapid-fail); default: stderr. */
   onEvent: (message: string) => void = (message) => console.error(`w3core: application pool '${this.name}': ${message}`);
+  /**
+   * Response rings whose worker need not wake the listener until {@link #flushWhenIdle} has
+   * run: while a batch gathers, the listener is busy and reads them there itself.
+   */
+  #deferred: Channel[] = [];
   readonly #flushWhenIdle = () => {
     this.#scheduled = false;
     this.#flush();
+    // After the flush: a worker on this CPU runs the new batch right away and its answers are
+    // in the ring by now, read here without a notify, a task and a promise each.
+    const deferred = this.#deferred;
+    if (deferred.length === 0) return;
+    this.#deferred = [];
+    for (const channel of deferred) {
+      channel.responses.rearm();
+      this.#readResponses(channel);
+    }
   };
 
   constructor(config: AppPoolConfig, configFile: string, configText: string, revalidateMs: number) {
@@ -316,6 +330,13 @@ export class ApplicationPool {
     else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flushWhenIdle);
+      const channels = this.#current?.channels;
+      if (channels !== undefined && channels.length > 0) {
+        for (const channel of channels) {
+          channel.responses.defer();
+          this.#deferred.push(channel);
+        }
+      }
     }
   }
 

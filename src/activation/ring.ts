@@ -10,7 +10,9 @@
  * Waking: a consumer that found the ring empty sets WAITING and sleeps with `Atomics.waitAsync`
  * (its event loop keeps running); a producer that commits a record while WAITING is set clears
  * it and notifies. Each side re-reads the other's index after its own store, so a record
- * committed while the consumer was going to sleep is never missed.
+ * committed while the consumer was going to sleep is never missed. A consumer that knows it
+ * will read soon anyway clears WAITING itself ({@link ByteRing.defer}) and sets it again before
+ * that read ({@link ByteRing.rearm}): commits in between cost the producer no notify.
  */
 
 /** `Atomics.waitAsync` (Node 16+; not in the ES2023 lib typings). */
@@ -143,6 +145,24 @@ export class ByteRing {
     }
     const wait = waitAsync(this.#control, WAITING, 1);
     if (wait.async) await wait.value;
+  }
+
+  /**
+   * Consumer: "I am awake and will read the ring myself before I sleep", so a producer's
+   * commit skips the notify (a futex wake and, for an async waiter, a task posted to this
+   * thread's event loop). A {@link waitForRecord} already pending stays registered. Must be
+   * followed by {@link rearm} and a read: a record committed meanwhile woke nobody.
+   */
+  defer(): void {
+    Atomics.store(this.#control, WAITING, 0);
+  }
+
+  /**
+   * Consumer, after {@link defer}: producers notify again from now on. Read the ring after
+   * this call: a record committed before it did not notify.
+   */
+  rearm(): void {
+    Atomics.store(this.#control, WAITING, 1);
   }
 
   /** Wakes a consumer sleeping in {@link waitForRecord} without a record (e.g. to let it stop). */

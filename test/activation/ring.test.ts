@@ -218,6 +218,29 @@ describe('ByteRing wake-ups', () => {
     const out = ring.next();
     expect([...ring.data.subarray(out, out + ring.length(out))]).toEqual([9, 8]);
   });
+
+  it('a deferred consumer is not woken by commits; after rearm its pending wait is', async () => {
+    const ring = ByteRing.allocate(256);
+    let woke = false;
+    const waiting = ring.waitForRecord().then(() => { woke = true; });
+    ring.defer();
+    const first = ring.reserve(1);
+    ring.data[first] = 7;
+    ring.commit(1);
+    await tick(30);
+    expect(woke, 'a commit while deferred notifies nobody').toBe(false);
+    // The consumer reads what came meanwhile itself, after rearming.
+    ring.rearm();
+    const out = ring.next();
+    expect(ring.data[out]).toBe(7);
+    ring.release(out);
+    const second = ring.reserve(1);
+    ring.data[second] = 8;
+    ring.commit(1);
+    await waiting;
+    expect(woke).toBe(true);
+    expect(ring.data[ring.next()]).toBe(8);
+  });
 });
 
 describe('ByteRing across threads', () => {
