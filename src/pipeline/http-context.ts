@@ -104,14 +104,21 @@ export class HttpRequest {
   }
 }
 
-/** Header names already checked against RFC 9110's token grammar (modules set the same few names). */
-const TOKENS = new Set<string>();
+/**
+ * Response header names already checked against RFC 9110's token grammar, each with its
+ * lower-cased key. Modules set the same few names, mostly as literals: one lookup replaces the
+ * check, a `toLowerCase()` and hashing the new string for the header map.
+ */
+const HEADER_KEYS = new Map<string, string>();
 
-function isToken(name: string): boolean {
-  if (TOKENS.has(name)) return true;
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return false;
-  if (TOKENS.size < 1024) TOKENS.add(name);
-  return true;
+/** The lower-cased key of a valid header name; undefined when `name` is not a token. */
+function headerKey(name: string): string | undefined {
+  const known = HEADER_KEYS.get(name);
+  if (known !== undefined) return known;
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return undefined;
+  const key = name.toLowerCase();
+  if (HEADER_KEYS.size < 1024) HEADER_KEYS.set(name, key);
+  return key;
 }
 
 /**
@@ -242,17 +249,17 @@ export class HttpResponse {
   /** Sets a header; with `replace = false` the value is appended (comma-joined on the wire). */
   setHeader(name: string, value: string | number, replace = true): void {
     const v = String(value);
-    if (hasInvalidFieldChar(v) || !isToken(name)) {
+    const key = headerKey(name);
+    if (key === undefined || hasInvalidFieldChar(v)) {
       throw new TypeError(`invalid response header ${JSON.stringify(name)}`);
     }
-    const key = name.toLowerCase();
     const entry = this.#headers.get(key);
     if (entry && !replace) entry.values.push(v);
     else this.#headers.set(key, { name, values: [v] });
   }
 
   getHeader(name: string): string | undefined {
-    return this.#headers.get(name.toLowerCase())?.values.join(', ');
+    return this.#headers.get(HEADER_KEYS.get(name) ?? name.toLowerCase())?.values.join(', ');
   }
 
   deleteHeader(name: string): void {
