@@ -99,6 +99,25 @@ const BATCH_FIXED = 8;
 const TEXT_ASCII = 1;
 const TEXT_UTF16 = 2;
 
+/**
+ * A DataView over `buffer` (same offsets): its getters and setters compile to plain loads and
+ * stores, where each `Buffer#readUInt32LE` and friends is a call with its own range checks
+ * (the codecs below make a dozen of them per request). A thread works with two rings, each
+ * always the same Buffer, so the last two views are kept.
+ */
+let viewedA: Uint8Array | undefined;
+let viewA: DataView | undefined;
+let viewedB: Uint8Array | undefined;
+let viewB: DataView | undefined;
+function viewOf(buffer: Uint8Array): DataView {
+  if (buffer === viewedA) return viewA!;
+  if (buffer === viewedB) return viewB!;
+  viewedB = viewedA;
+  viewB = viewA;
+  viewedA = buffer;
+  return (viewA = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength));
+}
+
 /** Bytes {@link encodeRequests} writes for `requests`. */
 export function requestsBound(requests: readonly WireRequest[]): number {
   let bytes = BATCH_FIXED;
@@ -113,54 +132,62 @@ export function requestsBound(requests: readonly WireRequest[]): number {
 
 /** Writes a batch of requests at `at` in `out` (main thread); returns the bytes written. */
 export function encodeRequests(out: Buffer, at: number, requests: readonly WireRequest[]): number {
-  out.writeUInt32LE(requests.length, at);
+  const v = viewOf(out);
+  v.setUint32(at, requests.length, true);
   let t = at + BATCH_FIXED;
   let text = '';
   for (const r of requests) {
-    out.writeDoubleLE(r.id, t);
-    out.writeUInt32LE(r.siteId, t + 8);
-    out.writeUInt32LE(r.remotePort, t + 12);
-    out.writeUInt32LE(r.localPort, t + 16);
-    out.writeUInt32LE(r.secure ? 1 : 0, t + 20);
-    out.writeUInt32LE(FIXED_STRINGS + r.headers.length, t + 24);
-    t += REQUEST_FIXED;
-    t = out.writeUInt32LE(r.method.length, t);
-    t = out.writeUInt32LE(r.rawUrl.length, t);
-    t = out.writeUInt32LE(r.path.length, t);
-    t = out.writeUInt32LE(r.queryString.length, t);
-    t = out.writeUInt32LE(r.httpVersion.length, t);
-    t = out.writeUInt32LE(r.remoteAddress.length, t);
-    t = out.writeUInt32LE(r.localAddress.length, t);
+    const headers = r.headers;
+    v.setFloat64(t, r.id, true);
+    v.setUint32(t + 8, r.siteId, true);
+    v.setUint32(t + 12, r.remotePort, true);
+    v.setUint32(t + 16, r.localPort, true);
+    v.setUint32(t + 20, r.secure ? 1 : 0, true);
+    v.setUint32(t + 24, FIXED_STRINGS + headers.length, true);
+    v.setUint32(t + 28, r.method.length, true);
+    v.setUint32(t + 32, r.rawUrl.length, true);
+    v.setUint32(t + 36, r.path.length, true);
+    v.setUint32(t + 40, r.queryString.length, true);
+    v.setUint32(t + 44, r.httpVersion.length, true);
+    v.setUint32(t + 48, r.remoteAddress.length, true);
+    v.setUint32(t + 52, r.localAddress.length, true);
+    t += REQUEST_FIXED + 4 * FIXED_STRINGS;
     text += r.method + r.rawUrl + r.path + r.queryString + r.httpVersion + r.remoteAddress + r.localAddress;
-    for (const h of r.headers) {
-      t = out.writeUInt32LE(h.length, t);
+    for (let k = 0; k < headers.length; k++) {
+      const h = headers[k]!;
+      v.setUint32(t, h.length, true);
+      t += 4;
       text += h;
     }
   }
   // One UTF-8 byte per character only when every character is ASCII.
   const ascii = Buffer.byteLength(text, 'utf8') === text.length;
-  out.writeUInt32LE(ascii ? TEXT_ASCII : TEXT_UTF16, at + 4);
-  return t + out.write(text, t, ascii ? 'latin1' : 'utf16le') - at;
+  v.setUint32(at + 4, ascii ? TEXT_ASCII : TEXT_UTF16, true);
+  const written = out.write(text, t, ascii ? 'latin1' : 'utf16le');
+  // Buffer#write stops silently at the end: a batch cut short must not go out.
+  if (written !== (ascii ? text.length : 2 * text.length)) throw new RangeError('w3core: request batch does not fit its buffer');
+  return t + written - at;
 }
 
 /** Decodes what {@link encodeRequests} wrote at `at` (worker). */
 export function decodeRequests(data: Buffer, at: number, length: number, entities: readonly (Uint8Array | null)[]): WireRequest[] {
   const end = at + length;
   const malformed = () => new Error(`w3core: malformed request batch at ${at}`);
-  if (length < BATCH_FIXED) throw malformed();
-  const count = data.readUInt32LE(at);
-  const encoding = data.readUInt32LE(at + 4);
+  if (length < BATCH_FIXED || at < 0 || end > data.byteLength) throw malformed();
+  const v = viewOf(data);
+  const count = v.getUint32(at, true);
+  const encoding = v.getUint32(at + 4, true);
   if (encoding !== TEXT_ASCII && encoding !== TEXT_UTF16) throw malformed();
   let t = at + BATCH_FIXED;
   for (let i = 0; i < count; i++) {
     if (t + REQUEST_FIXED > end) throw malformed();
-    t += REQUEST_FIXED + 4 * data.readUInt32LE(t + 24);
+    t += REQUEST_FIXED + 4 * v.getUint32(t + 24, true);
   }
   if (t > end || (encoding === TEXT_UTF16 && (end - t) % 2 !== 0)) throw malformed();
   const text = data.toString(encoding === TEXT_ASCII ? 'latin1' : 'utf16le', t, end);
   let c = 0;
   const next = (): string => {
-    const n = data.readUInt32LE(t);
+    const n = v.getUint32(t, true);
     t += 4;
     if (c + n > text.length) throw malformed();
     return text.slice(c, (c += n));
@@ -168,12 +195,12 @@ export function decodeRequests(data: Buffer, at: number, length: number, entitie
   const out: WireRequest[] = [];
   t = at + BATCH_FIXED;
   for (let i = 0; i < count; i++) {
-    const id = data.readDoubleLE(t);
-    const siteId = data.readUInt32LE(t + 8);
-    const remotePort = data.readUInt32LE(t + 12);
-    const localPort = data.readUInt32LE(t + 16);
-    const secure = data.readUInt32LE(t + 20) === 1;
-    const strings = data.readUInt32LE(t + 24);
+    const id = v.getFloat64(t, true);
+    const siteId = v.getUint32(t + 8, true);
+    const remotePort = v.getUint32(t + 12, true);
+    const localPort = v.getUint32(t + 16, true);
+    const secure = v.getUint32(t + 20, true) === 1;
+    const strings = v.getUint32(t + 24, true);
     if (strings < FIXED_STRINGS || (strings - FIXED_STRINGS) % 2 !== 0) throw malformed();
     t += REQUEST_FIXED;
     const method = next();
@@ -270,14 +297,15 @@ export function encodeResponse(out: Buffer, at: number, response: WireResponse, 
   end += body;
   const extraBytes = extra === '' ? 0 : out.write(extra, end, 'utf8');
   end += extraBytes;
-  out.writeDoubleLE(response.id, at);
-  out.writeDoubleLE(response.contentLength, at + 8);
-  out.writeUInt16LE(response.status, at + 16);
-  out.writeUInt16LE(response.subStatus, at + 18);
-  out.writeUInt32LE((response.disconnect ? FLAG_DISCONNECT : 0) | (response.body !== null ? FLAG_BODY : 0) | (extraBytes > 0 ? FLAG_EXTRA : 0), at + 20);
-  out.writeUInt32LE(head, at + 24);
-  out.writeUInt32LE(body, at + 28);
-  out.writeUInt32LE(extraBytes, at + 32);
+  const v = viewOf(out);
+  v.setFloat64(at, response.id, true);
+  v.setFloat64(at + 8, response.contentLength, true);
+  v.setUint16(at + 16, response.status, true);
+  v.setUint16(at + 18, response.subStatus, true);
+  v.setUint32(at + 20, (response.disconnect ? FLAG_DISCONNECT : 0) | (response.body !== null ? FLAG_BODY : 0) | (extraBytes > 0 ? FLAG_EXTRA : 0), true);
+  v.setUint32(at + 24, head, true);
+  v.setUint32(at + 28, body, true);
+  v.setUint32(at + 32, extraBytes, true);
   return end;
 }
 
@@ -293,11 +321,12 @@ function copyInto(out: Buffer, bytes: Uint8Array, at: number): number {
  */
 export function decodeResponses(data: Buffer, at: number, length: number, each: (response: WireResponse) => void): void {
   const end = at + length;
+  const v = viewOf(data);
   while (at < end) {
-    const flags = data.readUInt32LE(at + 20);
-    const headBytes = data.readUInt32LE(at + 24);
-    const bodyBytes = data.readUInt32LE(at + 28);
-    const extraBytes = data.readUInt32LE(at + 32);
+    const flags = v.getUint32(at + 20, true);
+    const headBytes = v.getUint32(at + 24, true);
+    const bodyBytes = v.getUint32(at + 28, true);
+    const extraBytes = v.getUint32(at + 32, true);
     const headAt = at + RESPONSE_FIXED;
     const bodyAt = headAt + headBytes;
     const extraAt = bodyAt + bodyBytes;
@@ -309,13 +338,13 @@ export function decodeResponses(data: Buffer, at: number, length: number, each: 
       cache = extra.cache;
     }
     each({
-      id: data.readDoubleLE(at),
-      status: data.readUInt16LE(at + 16),
-      subStatus: data.readUInt16LE(at + 18),
+      id: v.getFloat64(at, true),
+      status: v.getUint16(at + 16, true),
+      subStatus: v.getUint16(at + 18, true),
       head: chunks === null ? data.subarray(headAt, bodyAt) : data.toString('utf8', headAt, bodyAt),
       body: (flags & FLAG_BODY) !== 0 ? data.subarray(bodyAt, extraAt) : null,
       chunks,
-      contentLength: data.readDoubleLE(at + 8),
+      contentLength: v.getFloat64(at + 8, true),
       disconnect: (flags & FLAG_DISCONNECT) !== 0,
       cache,
     });
