@@ -256,15 +256,20 @@ export class ApplicationPool {
   #deferred: Channel[] = [];
   readonly #flushWhenIdle = () => {
     this.#scheduled = false;
-    this.#flush();
-    // After the flush: a worker on this CPU runs the new batch right away and its answers are
-    // in the ring by now, read here without a notify, a task and a promise each.
-    const deferred = this.#deferred;
-    if (deferred.length === 0) return;
-    this.#deferred = [];
-    for (const channel of deferred) {
-      channel.responses.rearm();
-      this.#readResponses(channel);
+    try {
+      this.#flush();
+    } finally {
+      // After the flush: a worker on this CPU runs the new batch right away and its answers
+      // are in the ring by now, read here without a notify, a task and a promise each. Always
+      // rearmed: a ring left deferred would never wake the listener again.
+      const deferred = this.#deferred;
+      if (deferred.length > 0) {
+        this.#deferred = [];
+        for (const channel of deferred) {
+          channel.responses.rearm();
+          this.#readResponses(channel);
+        }
+      }
     }
   };
 
