@@ -210,8 +210,8 @@ export function decodeRequests(data: Buffer, at: number, length: number, entitie
     const httpVersion = next();
     const remoteAddress = next();
     const localAddress = next();
-    const headers: string[] = [];
-    for (let k = FIXED_STRINGS; k < strings; k++) headers.push(next());
+    const headers = new Array<string>(strings - FIXED_STRINGS);
+    for (let k = 0; k < headers.length; k++) headers[k] = next();
     out.push({
       id, siteId, method, rawUrl, path, queryString, httpVersion, headers, remoteAddress, remotePort,
       localAddress, localPort, secure, entity: entities[i] ?? null,

@@ -411,6 +411,9 @@ export function setKernelCacheFlusher(flusher: (siteId: number, url: string) => 
   kernelCacheFlusher = flusher;
 }
 
+/** `globalThis.performance` is a lazy getter in Node: read it once, not once per request. */
+const clock = performance;
+
 const siteInfos = new WeakMap<SiteConfig, { readonly id: number; readonly name: string }>();
 
 /** The `site` of a context: one frozen object per site, not one per request. */
@@ -441,7 +444,7 @@ export class HttpContext {
   currentNotification = '';
   /** `SetRequestHandled`: other handlers mapped for this request do not run. */
   requestHandled = false;
-  readonly startTime = performance.now();
+  readonly startTime = clock.now();
   // Allocated on first use: most requests never touch them.
   #slots: unknown[] | undefined;
   #serverVariables: Map<string, string> | undefined;
@@ -567,7 +570,7 @@ export class HttpContext {
   /** Raises a trace event (`IHttpTraceContext`); global TraceEvent handlers see it. */
   trace(area: string, message: string): void {
     const event: TraceEvent = {
-      time: performance.now() - this.startTime,
+      time: clock.now() - this.startTime,
       module: this.currentModule,
       notification: this.currentNotification,
       area,
