@@ -9,6 +9,7 @@ import {
   type ControlMessage, type ExecutingInWorker, type PingTask, type PoolWorkerData, type StopTask, type WireRequest,
   type WireResponse, type WorkerMessage,
 } from './wire.js';
+import { Buffer } from 'node:buffer';
 
 /** A request waiting for its application pool: what the listener needs back. */
 export interface PoolRequest extends WireRequest {

@@ -14,6 +14,7 @@
  * will read soon anyway clears WAITING itself ({@link ByteRing.defer}) and sets it again before
  * that read ({@link ByteRing.rearm}): commits in between cost the producer no notify.
  */
+import { Buffer } from 'node:buffer';
 
 /** `Atomics.waitAsync` (Node 16+; not in the ES2023 lib typings). */
 type WaitAsync = (a: Int32Array, index: number, value: number) => { async: boolean; value: Promise<string> | string };

@@ -4,6 +4,7 @@
  * task of its own per request costs 31–40 µs of CPU on this kind of machine
  * (shared/anchors/perf-anchors.md). Bodies travel as transferred ArrayBuffers when large.
  */
+import { Buffer } from 'node:buffer';
 
 /** A file range of the response entity, streamed by the listener (`HTTP_DATA_CHUNK` FromFile). */
 export interface WireFileChunk {

@@ -9,6 +9,7 @@ import { ResponseCache, type CacheProbe } from '../cache/response-cache.js';
 import { loadNativeUws } from './native.js';
 import { createSslApp, loadPortTls, type PortTls } from './tls.js';
 import { endHead, writeResponse, type ResponseState } from './response-writer.js';
+import { Buffer } from 'node:buffer';
 
 /** A socket the listener opened for a binding. */
 export interface ListeningBinding {

@@ -28,6 +28,7 @@ import { CACHING } from '../cache/caching-config.js';
 import type { ApplicationProvider } from '../pipeline/module.js';
 import { loadModules } from './module-loader.js';
 import { SECTION_READERS } from '../modules/index.js';
+import { Buffer } from 'node:buffer';
 
 const data = workerData as PoolWorkerData;
 
