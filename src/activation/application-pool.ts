@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -9,7 +10,8 @@ import {
   type ControlMessage, type ExecutingInWorker, type PingTask, type PoolWorkerData, type StopTask, type WireRequest,
   type WireResponse, type WorkerMessage,
 } from './wire.js';
-import { Buffer } from 'node:buffer';
+
+const NO_CHANNELS: readonly Channel[] = [];
 
 /** A request waiting for its application pool: what the listener needs back. */
 export interface PoolRequest extends WireRequest {
@@ -336,12 +338,9 @@ export class ApplicationPool {
     else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flushWhenIdle);
-      const channels = this.#current?.channels;
-      if (channels !== undefined && channels.length > 0) {
-        for (const channel of channels) {
-          channel.responses.defer();
-          this.#deferred.push(channel);
-        }
+      for (const channel of this.#current?.channels ?? NO_CHANNELS) {
+        channel.responses.defer();
+        this.#deferred.push(channel);
       }
     }
   }

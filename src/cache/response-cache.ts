@@ -1,7 +1,7 @@
+import { Buffer } from 'node:buffer';
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { CACHE_OPERATION, type WireCachePolicy, type WireResponse } from '../activation/wire.js';
-import { Buffer } from 'node:buffer';
 
 /** Counters of the kernel-style response cache. */
 export interface ResponseCacheStats {

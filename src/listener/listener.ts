@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { ApplicationPool, PoolRequest } from '../activation/application-pool.js';
 import type { WireResponse } from '../activation/wire.js';
@@ -9,7 +10,6 @@ import { ResponseCache, type CacheProbe } from '../cache/response-cache.js';
 import { loadNativeUws } from './native.js';
 import { createSslApp, loadPortTls, type PortTls } from './tls.js';
 import { endHead, writeResponse, type ResponseState } from './response-writer.js';
-import { Buffer } from 'node:buffer';
 
 /** A socket the listener opened for a binding. */
 export interface ListeningBinding {

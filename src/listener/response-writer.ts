@@ -1,7 +1,7 @@
+import { Buffer } from 'node:buffer';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { WireChunk, WireResponse } from '../activation/wire.js';
-import { Buffer } from 'node:buffer';
 
 /** Per-response state the listener keeps next to the uWS response. */
 export interface ResponseState {

@@ -1,9 +1,9 @@
+import { Buffer } from 'node:buffer';
 import { statSync, type Stats } from 'node:fs';
 import type { SiteConfig } from '../config/application-host.js';
 import type { EffectiveConfig, SectionReader } from '../config/config-hierarchy.js';
 import { HTTP_ERROR, REASON_PHRASE, escapeHtml, isLocalAddress, type HttpErrorCode } from '../errors.js';
 import type { TraceEvent } from './module.js';
-import { Buffer } from 'node:buffer';
 
 /** One piece of the response entity (`HTTP_DATA_CHUNK`): bytes in memory or a range of a file. */
 export type ResponseChunk =

@@ -1,8 +1,8 @@
+import { Buffer } from 'node:buffer';
 import { HTTP_ERROR, type HttpError } from '../errors.js';
 import { CANONICAL_REASON, COMPILE_ERROR, instantiateFilter, type FilterExports } from './filter.js';
 import type { RequestFilteringRules } from './request-filtering.js';
 import { encodeRuleSource, type RuleSource } from './rule-source.js';
-import { Buffer } from 'node:buffer';
 
 /** How request strings become bytes for the filter. */
 export type FilterEncoding =

@@ -4,6 +4,7 @@
  * responses. Responses that finish while the batch runs go back with the batch; those that
  * wait on asynchronous work follow as messages, so a slow request never holds up the others.
  */
+import { Buffer } from 'node:buffer';
 import { getHeapStatistics } from 'node:v8';
 import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import { parseApplicationHost, type ApplicationConfig, type SiteConfig } from '../config/application-host.js';
@@ -28,7 +29,6 @@ import { CACHING } from '../cache/caching-config.js';
 import type { ApplicationProvider } from '../pipeline/module.js';
 import { loadModules } from './module-loader.js';
 import { SECTION_READERS } from '../modules/index.js';
-import { Buffer } from 'node:buffer';
 
 const data = workerData as PoolWorkerData;
 
